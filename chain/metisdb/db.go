@@ -741,6 +741,7 @@ type Stats struct {
 	IndexBytes      int64 // hash index and ordered key index
 	InnerNodes      int
 	Leaves          int
+	TreeBytes       int64 // arenas holding the latest version's Merkle tree
 }
 
 // Stats returns figures about the store.
@@ -762,6 +763,7 @@ func (db *DB) Stats() Stats {
 	db.treeMu.RLock()
 	if db.tree != nil {
 		s.InnerNodes, s.Leaves = db.tree.count()
+		s.TreeBytes = db.tree.inners.bytes() + db.tree.leaves.bytes()
 	}
 	db.treeMu.RUnlock()
 	return s

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // ref names a tree node: 0 is the empty subtree, refs with leafBit set are leaves, the rest
@@ -31,22 +33,23 @@ type leaf struct {
 	rec  uint64 // offset of the key's newest record, to find its value for non-inclusion proofs
 }
 
-// arena is a growable array of T whose elements never move: a fixed table of lazily allocated
-// chunks. Goroutines may use distinct elements while another allocates.
+// arena is a growable array of T whose elements never move: a table of fixed-size chunks. The
+// table is replaced (copied, then published atomically) when it fills, so goroutines may use
+// elements they were handed while another goroutine allocates.
 type arena[T any] struct {
-	mu     sync.Mutex // guards n, free and chunk allocation
-	n      uint32     // elements handed out, including index 0, which is reserved
-	free   []uint32
-	chunks [maxChunks]*[chunkSize]T
+	mu    sync.Mutex // guards n, free and growth
+	n     uint32     // elements handed out, including index 0, which is reserved
+	free  []uint32
+	table atomic.Pointer[[]*[chunkSize]T]
 }
 
 const (
-	chunkBits = 14
+	chunkBits = 10
 	chunkSize = 1 << chunkBits
-	maxChunks = 1 << (31 - chunkBits)
+	maxNodes  = 1 << 31
 )
 
-func (a *arena[T]) at(i uint32) *T { return &a.chunks[i>>chunkBits][i&(chunkSize-1)] }
+func (a *arena[T]) at(i uint32) *T { return &(*a.table.Load())[i>>chunkBits][i&(chunkSize-1)] }
 
 func (a *arena[T]) alloc(v T) uint32 {
 	a.mu.Lock()
@@ -58,18 +61,38 @@ func (a *arena[T]) alloc(v T) uint32 {
 		if a.n == 0 {
 			a.n = 1
 		}
+		if a.n == maxNodes-1 {
+			panic("metisdb: tree arena full")
+		}
 		i = a.n
 		a.n++
-		if a.chunks[i>>chunkBits] == nil {
-			if int(i>>chunkBits) >= maxChunks-1 {
-				panic("metisdb: tree arena full")
-			}
-			a.chunks[i>>chunkBits] = new([chunkSize]T)
-		}
+		a.ensure(int(i>>chunkBits) + 1)
 	}
 	a.mu.Unlock()
 	*a.at(i) = v
 	return i
+}
+
+// ensure makes the table hold at least n chunks. Called with mu held.
+func (a *arena[T]) ensure(n int) {
+	var cur []*[chunkSize]T
+	if p := a.table.Load(); p != nil {
+		cur = *p
+	}
+	if len(cur) >= n {
+		return
+	}
+	next := cur
+	if cap(next) < n {
+		next = make([]*[chunkSize]T, len(cur), max(n, 2*cap(cur)))
+		copy(next, cur)
+	}
+	// Appending past len(cur) in place is safe: readers of the published table never index
+	// beyond its length.
+	for len(next) < n {
+		next = append(next, new([chunkSize]T))
+	}
+	a.table.Store(&next)
 }
 
 func (a *arena[T]) release(i uint32) {
@@ -79,10 +102,22 @@ func (a *arena[T]) release(i uint32) {
 }
 
 func (a *arena[T]) live() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.n == 0 {
 		return 0
 	}
 	return int(a.n) - 1 - len(a.free)
+}
+
+// bytes is the memory the arena holds.
+func (a *arena[T]) bytes() int64 {
+	p := a.table.Load()
+	if p == nil {
+		return 0
+	}
+	var zero T
+	return int64(len(*p)) * (chunkSize*int64(unsafe.Sizeof(zero)) + 8)
 }
 
 // tree is a mutable binary sparse Merkle tree (see the package doc for its shape).
@@ -95,14 +130,15 @@ type tree struct {
 
 func newTree() *tree { return &tree{} }
 
-// change is one key's update: a set (with its value hash and record offset) or a delete.
+// change is one key's update: a set (with its value hash and record offset) or a delete. While
+// a subtree is rebuilt, a change may instead carry an existing leaf to keep (keep, with its leaf
+// hash in val). Changes are sorted by the thousand, so the struct stays small.
 type change struct {
 	key  Hash
 	val  Hash
 	rec  uint64
+	keep ref
 	del  bool
-	keep ref  // an existing leaf to reuse unchanged (set only while rebuilding a subtree)
-	hash Hash // keep's hash
 }
 
 func (t *tree) free(r ref) {
@@ -153,7 +189,7 @@ func (t *tree) build(depth int, cs []change) (ref, Hash) {
 	case 1:
 		c := &cs[0]
 		if c.keep != 0 {
-			return c.keep, c.hash
+			return c.keep, c.val
 		}
 		h := LeafHash(c.key, c.val)
 		return ref(t.leaves.alloc(leaf{key: c.key, hash: h, rec: c.rec})) | leafBit, h
@@ -234,14 +270,14 @@ func (t *tree) applyAtLeaf(r ref, h Hash, depth int, cs []change) (ref, Hash) {
 	items := make([]change, 0, len(cs)+1)
 	for j, c := range cs {
 		if j == i && !found {
-			items = append(items, change{key: oldKey, keep: r, hash: h})
+			items = append(items, change{key: oldKey, keep: r, val: h})
 		}
 		if !c.del {
 			items = append(items, c)
 		}
 	}
 	if i == len(cs) {
-		items = append(items, change{key: oldKey, keep: r, hash: h})
+		items = append(items, change{key: oldKey, keep: r, val: h})
 	}
 	if found {
 		t.free(r) // replaced or deleted; a replacement gets a fresh leaf in build

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd builds the command tree. Each call returns a fresh tree, so tests can run it many
+// times in one process.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "metis",
+		Short: "metis: chain core, agents and tools in one binary",
+		Long: `metis is a Go framework for autonomous AI agents and the chain core they run on
+(Hyperion: MetisVM + MPEF + MetisDB). Today this binary holds the tools for MetisDB,
+the versioned, authenticated key-value store under the chain; the dev chain, agents and
+'metis up' come next (see docs/roadmap.md).
+
+Start with:
+
+  metis db demo     write a million keys, read, prove, prune and reopen them`,
+		SilenceErrors: true, // main prints "metis: <error>" once
+		// Usage is useful for a mistyped command line, noise for an error at run time: cobra
+		// checks args and flags before PersistentPreRun, so silence usage from there on.
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			cmd.SilenceUsage = true
+		},
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+	}
+	root.AddCommand(newVersionCmd(), newDBCmd())
+	return root
+}
