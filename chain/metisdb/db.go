@@ -93,6 +93,7 @@ type batch struct {
 
 type batchEntry struct {
 	key, value []byte
+	seq        int // order staged, so the last write of a key wins
 	del        bool
 }
 
@@ -107,7 +108,7 @@ func (b *batch) put(key, value []byte, del bool) {
 	b.slab = append(b.slab, key...)
 	b.slab = append(b.slab, value...)
 	kv := b.slab[start:]
-	b.ents = append(b.ents, batchEntry{key: kv[:len(key):len(key)], value: kv[len(key):n:n], del: del})
+	b.ents = append(b.ents, batchEntry{key: kv[:len(key):len(key)], value: kv[len(key):n:n], seq: len(b.ents), del: del})
 }
 
 // reset empties the batch. Nothing refers to the staged bytes after a commit or discard, so the
@@ -121,7 +122,12 @@ func (b *batch) reset() {
 // settle sorts the staged writes by key and keeps the last write of each key.
 func (b *batch) settle() []batchEntry {
 	ents := b.ents
-	slices.SortStableFunc(ents, func(x, y batchEntry) int { return bytes.Compare(x.key, y.key) })
+	slices.SortFunc(ents, func(x, y batchEntry) int {
+		if c := bytes.Compare(x.key, y.key); c != 0 {
+			return c
+		}
+		return x.seq - y.seq
+	})
 	out := ents[:0]
 	for i := range ents {
 		if i+1 < len(ents) && bytes.Equal(ents[i].key, ents[i+1].key) {

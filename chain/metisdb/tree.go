@@ -164,22 +164,10 @@ const (
 	forkChanges = 64
 )
 
-// both runs f(0) and f(1), in parallel when the subtree is near the root and the work is large.
-func both(depth, n int, f func(side int)) {
-	if depth >= forkDepth || n < forkChanges {
-		f(0)
-		f(1)
-		return
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		f(0)
-	}()
-	f(1)
-	wg.Wait()
-}
+// fork reports whether a node's two subtrees should be updated in parallel. The goroutine's
+// closure is allocated only on this path: on the sequential path (every node below forkDepth)
+// an update walks the tree with no allocation.
+func fork(depth, changes int) bool { return depth < forkDepth && changes >= forkChanges }
 
 // build makes a subtree at depth from sorted changes, all of them sets (or leaves to keep).
 func (t *tree) build(depth int, cs []change) (ref, Hash) {
@@ -199,13 +187,19 @@ func (t *tree) build(depth int, cs []change) (ref, Hash) {
 	}
 	m := splitAt(cs, depth)
 	var n inner
-	both(depth, len(cs), func(side int) {
-		part := cs[:m]
-		if side == 1 {
-			part = cs[m:]
-		}
-		n.kids[side], n.hash[side] = t.build(depth+1, part)
-	})
+	if fork(depth, len(cs)) {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.kids[0], n.hash[0] = t.build(depth+1, cs[:m])
+		}()
+		n.kids[1], n.hash[1] = t.build(depth+1, cs[m:])
+		wg.Wait()
+	} else {
+		n.kids[0], n.hash[0] = t.build(depth+1, cs[:m])
+		n.kids[1], n.hash[1] = t.build(depth+1, cs[m:])
+	}
 	return ref(t.inners.alloc(n)), InnerHash(n.hash[0], n.hash[1])
 }
 
@@ -229,13 +223,19 @@ func (t *tree) apply(r ref, h Hash, depth int, cs []change) (ref, Hash) {
 	}
 	n := t.inners.at(r.idx())
 	m := splitAt(cs, depth)
-	both(depth, len(cs), func(side int) {
-		part := cs[:m]
-		if side == 1 {
-			part = cs[m:]
-		}
-		n.kids[side], n.hash[side] = t.apply(n.kids[side], n.hash[side], depth+1, part)
-	})
+	if fork(depth, len(cs)) {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.kids[0], n.hash[0] = t.apply(n.kids[0], n.hash[0], depth+1, cs[:m])
+		}()
+		n.kids[1], n.hash[1] = t.apply(n.kids[1], n.hash[1], depth+1, cs[m:])
+		wg.Wait()
+	} else {
+		n.kids[0], n.hash[0] = t.apply(n.kids[0], n.hash[0], depth+1, cs[:m])
+		n.kids[1], n.hash[1] = t.apply(n.kids[1], n.hash[1], depth+1, cs[m:])
+	}
 	l, rr := n.kids[0], n.kids[1]
 	switch {
 	case l == 0 && rr == 0:
@@ -267,7 +267,12 @@ func (t *tree) applyAtLeaf(r ref, h Hash, depth int, cs []change) (ref, Hash) {
 		*old = leaf{key: c.key, hash: LeafHash(c.key, c.val), rec: c.rec}
 		return r, old.hash
 	}
-	items := make([]change, 0, len(cs)+1)
+	// Most inserts put one or two keys beside one leaf: keep those items on the stack.
+	var small [4]change
+	items := small[:0]
+	if len(cs)+1 > len(small) {
+		items = make([]change, 0, len(cs)+1)
+	}
 	for j, c := range cs {
 		if j == i && !found {
 			items = append(items, change{key: oldKey, keep: r, val: h})
