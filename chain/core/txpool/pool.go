@@ -385,7 +385,7 @@ func (h *tipHeap) Less(i, j int) bool {
 	return a.arrival < b.arrival
 }
 func (h *tipHeap) Swap(i, j int) { h.queues[i], h.queues[j] = h.queues[j], h.queues[i] }
-func (h *tipHeap) Push(x any)   { h.queues = append(h.queues, x.([]*pooled)) }
+func (h *tipHeap) Push(x any)    { h.queues = append(h.queues, x.([]*pooled)) }
 func (h *tipHeap) Pop() any {
 	x := h.queues[len(h.queues)-1]
 	h.queues = h.queues[:len(h.queues)-1]
