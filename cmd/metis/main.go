@@ -1,6 +1,6 @@
-// Command metis is the one binary of the metis framework. Today it holds the tools around
-// MetisDB (metis db …); the dev chain, agents and `metis up` join it as they are built (see
-// docs/roadmap.md).
+// Command metis is the one binary of the metis framework. Today it runs the dev chain
+// (metis node --dev) and holds the tools around MetisDB (metis db …); the system modules,
+// agents and `metis up` join it as they are built (see docs/roadmap.md).
 package main
 
 import (

@@ -11,12 +11,13 @@ func newRootCmd() *cobra.Command {
 		Use:   "metis",
 		Short: "metis: chain core, agents and tools in one binary",
 		Long: `metis is a Go framework for autonomous AI agents and the chain core they run on
-(Hyperion: MetisVM + MPEF + MetisDB). Today this binary holds the tools for MetisDB,
-the versioned, authenticated key-value store under the chain; the dev chain, agents and
-'metis up' come next (see docs/roadmap.md).
+(Hyperion: MetisVM + MPEF + MetisDB). Today this binary runs the dev chain and holds the
+tools for MetisDB, the versioned, authenticated key-value store under it; the system
+modules, agents and 'metis up' come next (see docs/roadmap.md).
 
 Start with:
 
+  metis node --dev  a dev chain on 127.0.0.1:8545 (chain id 1337, funded test accounts)
   metis db demo     write a million keys, read, prove, prune and reopen them`,
 		SilenceErrors: true, // main prints "metis: <error>" once
 		// Usage is useful for a mistyped command line, noise for an error at run time: cobra
@@ -26,6 +27,6 @@ Start with:
 		},
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
-	root.AddCommand(newVersionCmd(), newDBCmd())
+	root.AddCommand(newVersionCmd(), newNodeCmd(), newDBCmd())
 	return root
 }

@@ -1,0 +1,13 @@
+// Package rpc serves the chain over Ethereum JSON-RPC, HTTP and WebSocket on one port, on
+// go-ethereum's own rpc server: the eth_, net_, web3_ and txpool_ namespaces with
+// go-ethereum's JSON shapes and error codes, so ethers, viem, cast, MetaMask and ethclient
+// work unchanged. It reads the chain through the consumer-side Backend interface and owns the
+// request limits, CORS, subscription fan-out (a slow WebSocket subscriber is dropped, never
+// waited for) and request counters.
+//
+// Choices worth knowing: "pending", "safe" and "finalized" name the head (instant finality),
+// except that eth_getTransactionCount "pending" counts pooled transactions; eth_getProof
+// returns MetisDB proofs (see AccountResult); eth_estimateGas is a binary search over
+// Backend.Call; eth_getLogs scans header blooms over at most Options.MaxLogBlockRange blocks;
+// state and block overrides of eth_call are rejected.
+package rpc
