@@ -35,7 +35,7 @@ type compiled struct {
 	Bytecode string          `json:"bytecode"`
 }
 
-func loadStore(t *testing.T) (abi.ABI, []byte) {
+func loadStore(t testing.TB) (abi.ABI, []byte) {
 	t.Helper()
 	var c compiled
 	if err := json.Unmarshal(storeJSON, &c); err != nil {
