@@ -73,19 +73,25 @@ func BenchmarkEthCall(b *testing.B) {
 		}
 	}
 
-	b.Run("chain=metis/via=http", func(b *testing.B) {
+	// metisWithStore starts a node and deploys Store on it, with values[7] = 42.
+	metisWithStore := func(b *testing.B) (*Node, *ethclient.Client, common.Address) {
 		n, err := New(Config{DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		n.Start()
-		defer n.Close()
 		ec, err := ethclient.Dial(n.HTTPURL())
 		if err != nil {
+			n.Close()
 			b.Fatal(err)
 		}
+		return n, ec, deploy(b, ec, func() {}, big.NewInt(1337))
+	}
+
+	b.Run("chain=metis/via=http", func(b *testing.B) {
+		n, ec, store := metisWithStore(b)
+		defer n.Close()
 		defer ec.Close()
-		store := deploy(b, ec, func() {}, big.NewInt(1337))
 		msg := ethereum.CallMsg{To: &store, Data: get}
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -94,18 +100,9 @@ func BenchmarkEthCall(b *testing.B) {
 		}
 	})
 	b.Run("chain=metis/via=inproc", func(b *testing.B) {
-		n, err := New(Config{DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n.Start()
+		n, ec, store := metisWithStore(b)
 		defer n.Close()
-		ec, err := ethclient.Dial(n.HTTPURL())
-		if err != nil {
-			b.Fatal(err)
-		}
 		defer ec.Close()
-		store := deploy(b, ec, func() {}, big.NewInt(1337))
 		chain := n.Chain()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
