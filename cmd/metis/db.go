@@ -71,6 +71,24 @@ func openDB(dir string, create bool) (*metisdb.DB, error) {
 }
 
 // parseBytes reads a key or value from the command line: 0x-prefixed hex, or else text as is.
+// openKeyAt parses the KEY argument, opens the database in dir and resolves --version (the
+// latest version when the flag is unset): the common start of the commands that read one key.
+func openKeyAt(dir, keyArg string, version func() (uint64, bool)) (*metisdb.DB, []byte, uint64, error) {
+	key, err := parseBytes(keyArg)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	db, err := openDB(dir, false)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	v, at := version()
+	if !at {
+		v = db.Version()
+	}
+	return db, key, v, nil
+}
+
 func parseBytes(s string) ([]byte, error) {
 	if h, ok := strings.CutPrefix(s, "0x"); ok {
 		b, err := hex.DecodeString(h)

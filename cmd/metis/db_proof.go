@@ -29,19 +29,11 @@ sibling hash per level (empty siblings cost one bit), about log2(keys) hashes.`,
 	}
 	version := versionFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		key, err := parseBytes(args[1])
-		if err != nil {
-			return err
-		}
-		db, err := openDB(args[0], false)
+		db, key, v, err := openKeyAt(args[0], args[1], version)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		v, at := version()
-		if !at {
-			v = db.Version()
-		}
 		snap, err := db.Snapshot(v)
 		if err != nil {
 			return err

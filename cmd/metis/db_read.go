@@ -67,19 +67,11 @@ A key that is not there prints an error and exits with status 1.`,
 	version := versionFlag(cmd)
 	cmd.Flags().BoolVar(&asHex, "hex", false, "print the value as 0x-hex even when it is text")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		key, err := parseBytes(args[1])
-		if err != nil {
-			return err
-		}
-		db, err := openDB(args[0], false)
+		db, key, v, err := openKeyAt(args[0], args[1], version)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		v, at := version()
-		if !at {
-			v = db.Version()
-		}
 		value, err := getAt(db, key, v)
 		if errors.Is(err, metisdb.ErrNotFound) {
 			return fmt.Errorf("key %s not found at version %d", formatBytes(key), v)
