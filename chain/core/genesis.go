@@ -114,7 +114,9 @@ func (g *Genesis) commitState(db *metisdb.DB, host *metisvm.Host) (common.Hash, 
 			st.SetState(addr, k, v)
 		}
 	}
-	host.InstallModules(st)
+	if err := host.InstallModules(st); err != nil {
+		return common.Hash{}, fmt.Errorf("core: genesis: %w", err)
+	}
 	st.Finalise(g.Config.Rules(common.Big0, true, g.Timestamp))
 	if err := st.Flush(db); err != nil {
 		db.Discard()

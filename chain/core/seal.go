@@ -243,6 +243,14 @@ func (c *Chain) execute(ctx context.Context, v *view, header *types.Header, txs 
 		st.AddBalance(metisvm.LazAIAddress, uint256.MustFromBig(baseFees), tracing.BalanceIncreaseRewardTransactionFee)
 	}
 	ex.fees = st.CreditFees(metisvm.LazAIAddress)
+	// Then the modules' end-of-block system calls: LazAI routes the fees it was just credited.
+	// A failing system call is reverted and logged, as go-ethereum treats its own; it must not
+	// make the chain unable to build blocks.
+	// ex.fees holds tips and base fees together (the base fees were credited just above).
+	blockFees := metisvm.Fees{Tips: new(big.Int).Sub(ex.fees.ToBig(), baseFees), BaseFees: baseFees}
+	if err := c.host.EndBlock(evm, blockFees); err != nil {
+		c.log.Error("core: end-of-block system call failed", "block", num, "err", err)
+	}
 	st.Finalise(rules)
 	if err := st.Error(); err != nil {
 		return nil, fmt.Errorf("core: execute block %d: %w", num, err)

@@ -12,6 +12,13 @@ import (
 // DevChainID is the chain id of the development chain.
 const DevChainID = 1337
 
+// The system modules' fixed addresses (DESIGN.md, "Module addresses").
+var (
+	DATAddress      = common.HexToAddress("0x0000000000000000000000000000000000000a01")
+	IDAOAddress     = common.HexToAddress("0x0000000000000000000000000000000000000a02")
+	VerifierAddress = common.HexToAddress("0x0000000000000000000000000000000000000a03")
+)
+
 // LazAIAddress is the address of the LazAI system module, the recipient of
 // every fee. It is the EVM's COINBASE (see the package documentation, section
 // Fees).

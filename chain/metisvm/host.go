@@ -75,11 +75,25 @@ func (h *Host) Module(addr common.Address) (Module, bool) {
 func (h *Host) Addresses() []common.Address { return slices.Clone(h.addrs) }
 
 // InstallModules prepares the module accounts in a genesis state: each gets
-// code [ModuleCode] and nonce 1 unless it has code or a nonce already.
-func (h *Host) InstallModules(state vm.StateDB) {
+// code [ModuleCode] and nonce 1 unless it has code or a nonce already, and
+// modules that implement [GenesisInitializer] write their initial state.
+func (h *Host) InstallModules(state vm.StateDB) error {
 	for _, addr := range h.addrs {
 		install(state, addr, true)
+		init, ok := h.modules[addr].(GenesisInitializer)
+		if !ok {
+			continue
+		}
+		m := h.modules[addr]
+		call := &Call{
+			Address: addr, Caller: SystemAddress, Origin: SystemAddress, Value: new(uint256.Int),
+			abi: m.ABI(), state: state, gas: math.MaxUint64, limit: math.MaxUint64,
+		}
+		if err := init.InitGenesis(call); err != nil {
+			return fmt.Errorf("metisvm: genesis of module %s: %w", addr, err)
+		}
 	}
+	return nil
 }
 
 // NewEVM returns an EVM for one block (or one eth_call) over statedb, with the

@@ -183,7 +183,9 @@ func newEnv(t *testing.T) *env {
 		e.addrs = append(e.addrs, addr)
 		sdb.AddBalance(addr, uint256.MustFromBig(new(big.Int).Mul(big.NewInt(10_000), ether)), tracing.BalanceIncreaseGenesisBalance)
 	}
-	host.InstallModules(sdb)
+	if err := host.InstallModules(sdb); err != nil {
+		t.Fatal(err)
+	}
 	sdb.Finalise(e.rules())
 	return e
 }

@@ -95,8 +95,11 @@ func New(cfg Config) (n *Node, err error) {
 		}
 	}()
 	copts := cfg.Chain
-	if cfg.Modules != nil {
+	switch {
+	case cfg.Modules != nil:
 		copts.Modules = cfg.Modules
+	case copts.Modules == nil:
+		copts.Modules = DefaultModules()
 	}
 	if copts.Logger == nil {
 		copts.Logger = n.log

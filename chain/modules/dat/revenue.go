@@ -1,0 +1,306 @@
+package dat
+
+import (
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/holiman/uint256"
+
+	"github.com/metisgo/metis/chain/metisvm"
+	"github.com/metisgo/metis/chain/modules/internal/store"
+	"github.com/metisgo/metis/dat"
+)
+
+// settle pays amount (already in the module's balance) to a class: lineageBps of it to its
+// parents in equal parts, the rest to its own holders. It returns the parents' part.
+func settle(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int) (*uint256.Int, error) {
+	toParents := new(uint256.Int)
+	if n := s.U64(classWord(classID, cParents)); n > 0 {
+		toParents.Mul(amount, uint256.NewInt(s.U64(slotLineageBps)))
+		toParents.Div(toParents, uint256.NewInt(bpsDenom))
+		each := new(uint256.Int).Div(toParents, uint256.NewInt(n))
+		first := new(uint256.Int).Sub(toParents, new(uint256.Int).Mul(each, uint256.NewInt(n)))
+		first.Add(first, each)
+		for i := uint64(0); i < n; i++ {
+			part := each
+			if i == 0 {
+				part = first
+			}
+			if part.IsZero() {
+				continue
+			}
+			parent := s.U64(classParentSlot(classID, i))
+			addRevenue(s, parent, part)
+			distribute(call, s, parent, part)
+		}
+	}
+	own := new(uint256.Int).Sub(amount, toParents)
+	addRevenue(s, classID, own)
+	distribute(call, s, classID, own)
+	return toParents, s.Err()
+}
+
+func addRevenue(s *store.S, classID uint64, amount *uint256.Int) {
+	r := s.U256(classWord(classID, cTotalRevenue))
+	s.SetU256(classWord(classID, cTotalRevenue), r.Add(r, amount))
+}
+
+// distribute adds amount to a class's accumulated revenue per share (see the package doc),
+// checkpointing acc by block time for expiring tokens.
+func distribute(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int) {
+	total := s.U256(classWord(classID, cTotalShares))
+	un := s.U256(classWord(classID, cUnallocated))
+	if total.IsZero() {
+		if !amount.IsZero() {
+			s.SetU256(classWord(classID, cUnallocated), un.Add(un, amount))
+		}
+		return
+	}
+	pay := new(uint256.Int).Add(amount, un)
+	if pay.IsZero() {
+		return
+	}
+	n := new(uint256.Int).Mul(pay, precision)
+	n.Add(n, s.U256(classWord(classID, cCarry)))
+	q, r := new(uint256.Int).DivMod(n, total, new(uint256.Int))
+	acc := q.Add(q, s.U256(classWord(classID, cAcc)))
+	s.SetU256(classWord(classID, cAcc), acc)
+	s.SetU256(classWord(classID, cCarry), r)
+	if !un.IsZero() {
+		s.SetU256(classWord(classID, cUnallocated), new(uint256.Int))
+	}
+	accHistory(s, classID).Push(call.BlockTime, acc)
+}
+
+// earned is what shares earned between acc0 and acc (zero if acc < acc0).
+func earned(shares, acc, acc0 *uint256.Int) *uint256.Int {
+	if acc.Lt(acc0) {
+		return new(uint256.Int)
+	}
+	d := new(uint256.Int).Sub(acc, acc0)
+	d.Mul(d, shares)
+	return d.Div(d, precision)
+}
+
+// tokenAcc is the acc a token earns up to: the class's acc, or for an expired token the acc of
+// the last distribution before its expiry.
+func tokenAcc(call *metisvm.Call, s *store.S, classID, expireAt uint64, settled bool, acc0 *uint256.Int) *uint256.Int {
+	if !isExpired(call, expireAt) {
+		return s.U256(classWord(classID, cAcc))
+	}
+	if settled {
+		return acc0 // settleExpired already moved acc0 to the expiry
+	}
+	return accHistory(s, classID).At(expireAt - 1)
+}
+
+// pending is a token's claimable revenue.
+func pending(call *metisvm.Call, s *store.S, tokenID, classID uint64) *uint256.Int {
+	shares := s.U256(tokenWord(tokenID, tShares))
+	owed := s.U256(tokenWord(tokenID, tOwed))
+	if shares.IsZero() {
+		return owed
+	}
+	acc0 := s.U256(tokenWord(tokenID, tAcc0))
+	exp, settled := tokenExpiry(s, tokenID)
+	return owed.Add(owed, earned(shares, tokenAcc(call, s, classID, exp, settled, acc0), acc0))
+}
+
+// expire settles an expired token whose shares still count (see the package doc): its earnings
+// freeze at its expiry, its shares leave the class, and what was distributed to them after the
+// expiry goes to the remaining holders. It reports whether it did anything.
+func expire(call *metisvm.Call, s *store.S, tokenID, classID uint64) bool {
+	exp, settled := tokenExpiry(s, tokenID)
+	shares := s.U256(tokenWord(tokenID, tShares))
+	if s.Err() != nil || settled || !isExpired(call, exp) {
+		return false
+	}
+	if shares.IsZero() {
+		s.SetU256(tokenWord(tokenID, tExpiry), new(uint256.Int).Or(uint256.NewInt(exp), expiredFlag))
+		return true
+	}
+	acc0 := s.U256(tokenWord(tokenID, tAcc0))
+	accAtExpiry := accHistory(s, classID).At(exp - 1)
+	if accAtExpiry.Lt(acc0) {
+		accAtExpiry = acc0
+	}
+	accNow := s.U256(classWord(classID, cAcc))
+	owed := s.U256(tokenWord(tokenID, tOwed))
+	s.SetU256(tokenWord(tokenID, tOwed), owed.Add(owed, earned(shares, accAtExpiry, acc0)))
+	s.SetU256(tokenWord(tokenID, tAcc0), accAtExpiry)
+	s.SetU256(tokenWord(tokenID, tExpiry), new(uint256.Int).Or(uint256.NewInt(exp), expiredFlag))
+	total := s.U256(classWord(classID, cTotalShares))
+	s.SetU256(classWord(classID, cTotalShares), total.Sub(total, shares))
+	leaked := earned(shares, accNow, accAtExpiry)
+	distribute(call, s, classID, leaked)
+	if s.Err() == nil {
+		s.Fail(call.EmitEvent("TokenExpiredSettled", idBig(tokenID), bigOf(shares), bigOf(leaked)))
+	}
+	return true
+}
+
+func (m *Module) settleRevenue(call *metisvm.Call, args []any) ([]any, error) {
+	classID := id(args[0].(*big.Int))
+	s := store.New(call)
+	meta, err := loadClass(call, s, classID)
+	if err != nil {
+		return nil, err
+	}
+	switch meta.status {
+	case uint8(dat.StatusVerified), uint8(dat.StatusActive), uint8(dat.StatusDeprecated):
+	default:
+		return nil, call.Revert("BadStatus", idBig(classID), meta.status)
+	}
+	if call.Value.IsZero() {
+		return nil, call.Revert("ZeroAmount")
+	}
+	toParents, err := settle(call, s, classID, call.Value)
+	if err != nil {
+		return nil, err
+	}
+	return nil, call.EmitEvent("RevenueSettled", idBig(classID), call.Caller, bigOf(call.Value), bigOf(toParents))
+}
+
+func (m *Module) claim(call *metisvm.Call, args []any) ([]any, error) {
+	tokenID := id(args[0].(*big.Int))
+	s := store.New(call)
+	owner, classID, err := loadTokenOwner(call, s, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	if owner != call.Caller {
+		return nil, call.Revert("NotTokenOwner", idBig(tokenID), call.Caller)
+	}
+	expire(call, s, tokenID, classID)
+	amount := pending(call, s, tokenID, classID)
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if amount.IsZero() {
+		return nil, call.Revert("NothingToClaim", idBig(tokenID))
+	}
+	if exp, _ := tokenExpiry(s, tokenID); !isExpired(call, exp) {
+		s.SetU256(tokenWord(tokenID, tAcc0), s.U256(classWord(classID, cAcc)))
+	}
+	s.SetU256(tokenWord(tokenID, tOwed), new(uint256.Int))
+	if s.Err() == nil {
+		s.Fail(call.Transfer(owner, amount))
+	}
+	if s.Err() == nil {
+		s.Fail(call.EmitEvent("RevenueClaimed", idBig(tokenID), owner, bigOf(amount)))
+	}
+	return []any{bigOf(amount)}, s.Err()
+}
+
+func (m *Module) settleExpired(call *metisvm.Call, args []any) ([]any, error) {
+	tokenID := id(args[0].(*big.Int))
+	s := store.New(call)
+	_, classID, err := loadTokenOwner(call, s, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	exp, _ := tokenExpiry(s, tokenID)
+	if !expire(call, s, tokenID, classID) {
+		if err := s.Err(); err != nil {
+			return nil, err
+		}
+		return nil, call.Revert("BadExpiry", exp)
+	}
+	return nil, s.Err()
+}
+
+// Views.
+
+func (m *Module) viewParams(call *metisvm.Call, _ []any) ([]any, error) {
+	s := store.New(call)
+	return []any{readParams(s)}, s.Err()
+}
+
+func (m *Module) viewClassCount(call *metisvm.Call, _ []any) ([]any, error) {
+	s := store.New(call)
+	return []any{idBig(s.U64(slotClassCount))}, s.Err()
+}
+
+func (m *Module) viewTokenCount(call *metisvm.Call, _ []any) ([]any, error) {
+	s := store.New(call)
+	return []any{idBig(s.U64(slotTokenCount))}, s.Err()
+}
+
+func (m *Module) viewClassInfo(call *metisvm.Call, args []any) ([]any, error) {
+	classID := id(args[0].(*big.Int))
+	s := store.New(call)
+	meta, err := loadClass(call, s, classID)
+	if err != nil {
+		return nil, err
+	}
+	n := s.U64(classWord(classID, cParents))
+	parents := make([]*big.Int, 0, min(n, dat.MaxParents))
+	for i := uint64(0); i < n && s.Err() == nil; i++ {
+		parents = append(parents, idBig(s.U64(classParentSlot(classID, i))))
+	}
+	info := dat.ClassInfo{
+		Id: idBig(classID), Kind: meta.kind, Status: meta.status,
+		Owner:              s.Addr(classWord(classID, cOwner)),
+		MetadataURI:        string(s.Bytes(classMetadataSlot(classID))),
+		IntegrityHash:      s.Word(classWord(classID, cIntegrity)),
+		PolicyURI:          string(s.Bytes(classPolicySlot(classID))),
+		UnitDecimals:       meta.unitDecimals,
+		UsageFee:           bigOf(s.U256(classWord(classID, cUsageFee))),
+		Parents:            parents,
+		TotalShares:        bigOf(s.U256(classWord(classID, cTotalShares))),
+		TotalRevenue:       bigOf(s.U256(classWord(classID, cTotalRevenue))),
+		AccRevenuePerShare: bigOf(s.U256(classWord(classID, cAcc))),
+		Approvals:          meta.approvals, Rejections: meta.rejections, CreatedAt: meta.createdAt,
+	}
+	return []any{info}, s.Err()
+}
+
+func (m *Module) viewTokenInfo(call *metisvm.Call, args []any) ([]any, error) {
+	tokenID := id(args[0].(*big.Int))
+	s := store.New(call)
+	owner, classID, err := loadTokenOwner(call, s, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	exp, _ := tokenExpiry(s, tokenID)
+	info := dat.TokenInfo{
+		Id: idBig(tokenID), ClassId: idBig(classID), Owner: owner,
+		Value:      bigOf(s.U256(tokenWord(tokenID, tValue))),
+		ShareRatio: bigOf(s.U256(tokenWord(tokenID, tShares))),
+		ExpireAt:   exp, Expired: isExpired(call, exp),
+		PendingRevenue: bigOf(pending(call, s, tokenID, classID)),
+	}
+	return []any{info}, s.Err()
+}
+
+func (m *Module) viewPendingRevenue(call *metisvm.Call, args []any) ([]any, error) {
+	tokenID := id(args[0].(*big.Int))
+	s := store.New(call)
+	_, classID, err := loadTokenOwner(call, s, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	return []any{bigOf(pending(call, s, tokenID, classID))}, s.Err()
+}
+
+func (m *Module) viewTokensOf(call *metisvm.Call, args []any) ([]any, error) {
+	owner := args[0].(common.Address)
+	s := store.New(call)
+	n := s.U64(ownerTokensSlot(owner))
+	ids := make([]*big.Int, 0, min(n, 1024))
+	for i := uint64(0); i < n && s.Err() == nil; i++ {
+		ids = append(ids, idBig(s.U64(ownerTokenSlot(owner, i))))
+	}
+	return []any{ids}, s.Err()
+}
+
+func (m *Module) viewIsValidator(call *metisvm.Call, args []any) ([]any, error) {
+	s := store.New(call)
+	return []any{s.Bool(validatorSlot(args[0].(common.Address)))}, s.Err()
+}
+
+func (m *Module) viewIsApprovedForClass(call *metisvm.Call, args []any) ([]any, error) {
+	owner, classID, op := args[0].(common.Address), id(args[1].(*big.Int)), args[2].(common.Address)
+	s := store.New(call)
+	return []any{s.Bool(approvedSlot(owner, classID, op))}, s.Err()
+}
