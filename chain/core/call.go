@@ -46,6 +46,16 @@ func newRevertError(data []byte) *RevertError {
 // callEnv is the header and state a call runs on: those of block num.
 func (c *Chain) callEnv(num uint64) (*view, *types.Header, *metisdb.Snapshot, error) {
 	v := c.view.Load()
+	if head := v.block.NumberU64(); num == head+1 {
+		// Pending: the head's state in the context of the block that will be built next, so
+		// that code depending on the block number or time (a module's per-block checkpoint is
+		// a new slot in the next block, an overwrite in the head's) is estimated as it will run.
+		snap, err := c.stateDB.Snapshot(head + 1)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("core: state of block %d: %w", head, err)
+		}
+		return v, c.nextHeader(v.block.Header()), snap, nil
+	}
 	if err := v.has(num); err != nil {
 		return nil, nil, nil, err
 	}
@@ -60,7 +70,8 @@ func (c *Chain) callEnv(num uint64) (*view, *types.Header, *metisdb.Snapshot, er
 	return v, h, snap, nil
 }
 
-// Call executes msg on the state after block num, in that block's context, with eth_call
+// Call executes msg on the state after block num, in that block's context (num = head+1 means
+// pending: the head's state in the next block's context, which gas estimation uses), with eth_call
 // semantics (metisvm.Host.Call: no nonce or balance-for-gas checks without a gas price, writes
 // discarded). A message without gas gets Options.RPCGasCap, and no message gets more. The
 // result carries the return or revert data (res.Err is vm.ErrExecutionReverted on a revert);

@@ -361,8 +361,12 @@ func TestCallAndEstimate(t *testing.T) {
 	if err != nil || !errors.Is(res.Err, vm.ErrExecutionReverted) || !bytes.Equal(res.Revert(), revertWord.Bytes()) {
 		t.Errorf("reverting call: %v %v %x", err, res.Err, res.Revert())
 	}
-	if _, err := h.c.Call(ctx, &gethcore.Message{From: h.addrs[1], To: &contract}, 4); !errors.Is(err, ErrNotFound) {
-		t.Errorf("call beyond head: %v", err)
+	// head+1 is pending: the head's state in the next block's context; beyond that, nothing.
+	if res, err := h.c.Call(ctx, &gethcore.Message{From: h.addrs[1], To: &contract}, 4); err != nil || res.Err != nil {
+		t.Errorf("pending call: %v %v", err, res.Err)
+	}
+	if _, err := h.c.Call(ctx, &gethcore.Message{From: h.addrs[1], To: &contract}, 5); !errors.Is(err, ErrNotFound) {
+		t.Errorf("call beyond pending: %v", err)
 	}
 
 	to := h.addrs[7]

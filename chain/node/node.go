@@ -113,6 +113,14 @@ func New(cfg Config) (n *Node, err error) {
 	if ropts.Logger == nil {
 		ropts.Logger = n.log
 	}
+	services := map[string]any{}
+	for name, svc := range ropts.Services {
+		services[name] = svc
+	}
+	ropts.Services = services
+	if _, ok := ropts.Services["metis"]; !ok {
+		ropts.Services["metis"] = &metisAPI{chain: n.chain}
+	}
 	if n.rpc, err = rpc.New(newBackend(n.chain), ropts); err != nil {
 		return nil, fmt.Errorf("node: rpc: %w", err)
 	}

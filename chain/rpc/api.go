@@ -475,9 +475,14 @@ func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNu
 
 // call runs msg through the backend under the call timeout.
 func (s *Server) call(ctx context.Context, msg *core.Message, header *types.Header) (*core.ExecutionResult, error) {
+	return s.callAt(ctx, msg, header.Number.Uint64())
+}
+
+// callAt runs msg at block number num (head+1: pending, see Backend.Call).
+func (s *Server) callAt(ctx context.Context, msg *core.Message, num uint64) (*core.ExecutionResult, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()
-	res, err := s.backend.Call(cctx, msg, header.Number.Uint64())
+	res, err := s.backend.Call(cctx, msg, num)
 	if ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		return nil, fmt.Errorf("execution aborted (timeout = %v)", s.opts.CallTimeout)
 	}

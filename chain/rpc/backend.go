@@ -56,7 +56,8 @@ type Backend interface {
 	// msg.GasLimit, nothing persisted) and core.ApplyMessage's result: the error is a
 	// consensus error (nonce, funds, intrinsic gas...) wrapping go-ethereum's core errors
 	// with %w; an EVM failure (revert, out of gas) is in the result's Err. It must stop when
-	// ctx is done (evm.Cancel). eth_estimateGas is a binary search over Call.
+	// ctx is done (evm.Cancel). eth_estimateGas is a binary search over Call; at the head it
+	// passes number = head+1, which must mean the head's state in the next block's context.
 	Call(ctx context.Context, msg *core.Message, number uint64) (*core.ExecutionResult, error)
 
 	// SendTransaction validates tx and adds it to the pool. Its error message is returned to

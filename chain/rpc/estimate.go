@@ -59,10 +59,16 @@ func (s *Server) estimateGas(ctx context.Context, args *CallArgs, header *types.
 	if s.opts.GasCap != 0 && hi > s.opts.GasCap {
 		hi = s.opts.GasCap
 	}
+	// Estimating at the head means estimating for the next block: run in the pending context
+	// (Backend.Call with head+1), where block-number-dependent writes cost what they will.
+	target := header.Number.Uint64()
+	if head := s.backend.CurrentHeader(); head != nil && head.Number.Uint64() == target {
+		target++
+	}
 	execute := func(gas uint64) (bool, *core.ExecutionResult, error) {
 		m := *msg
 		m.GasLimit = gas
-		res, err := s.call(ctx, &m, header)
+		res, err := s.callAt(ctx, &m, target)
 		if err != nil {
 			if errors.Is(err, core.ErrIntrinsicGas) || errors.Is(err, core.ErrGasLimitTooHigh) {
 				return true, nil, nil // raise or lower the limit

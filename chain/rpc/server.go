@@ -63,6 +63,9 @@ type Options struct {
 	MaxLogResults    int
 	// Logger receives the server's log lines; default slog.Default().
 	Logger *slog.Logger
+	// Services are further namespaces to serve, by name (chain/node adds "metis", whose
+	// methods read the system modules); each is registered like go-ethereum's rpc.API.
+	Services map[string]any
 }
 
 func (o Options) withDefaults() Options {
@@ -152,6 +155,12 @@ func New(backend Backend, opts Options) (*Server, error) {
 		"net":    &netAPI{s: s},
 		"web3":   &web3API{s: s},
 		"txpool": &txpoolAPI{s: s},
+	}
+	for name, api := range opts.Services {
+		if _, taken := apis[name]; taken {
+			return nil, fmt.Errorf("rpc: service %q would replace a built-in namespace", name)
+		}
+		apis[name] = api
 	}
 	for name, api := range apis {
 		if err := s.rpc.RegisterName(name, api); err != nil {
