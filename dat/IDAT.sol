@@ -96,6 +96,9 @@ interface IDAT {
     error ZeroShares();
     error NothingToClaim(uint256 tokenId);
     error BadParams();
+    error NotCommunity(uint256 classId, address caller);
+    error BadCommunityCall(bytes4 selector);
+    error FutureBlock(uint64 blockNumber, uint64 current);
 
     event ClassCreated(uint256 indexed classId, address indexed owner, Kind kind, bytes32 integrityHash, uint256[] parents);
     event ClassStatusChanged(uint256 indexed classId, Status from, Status to);
@@ -112,6 +115,11 @@ interface IDAT {
     event RevenueSettled(uint256 indexed classId, address indexed payer, uint256 amount, uint256 toParents);
     event RevenueClaimed(uint256 indexed tokenId, address indexed to, uint256 amount);
     event TokenExpiredSettled(uint256 indexed tokenId, uint256 shares, uint256 redistributed);
+    event ClassPolicyChanged(uint256 indexed classId, string policyURI);
+    event UsageFeeChanged(uint256 indexed classId, uint256 usageFee);
+    event ClassLineageChanged(uint256 indexed classId, uint16 lineageBps);
+    event ClassDelegateChanged(uint256 indexed classId, address indexed delegator, address indexed toDelegate);
+    event ClassVotesChanged(uint256 indexed classId, address indexed delegate, uint256 previousVotes, uint256 newVotes);
     event ParamsChanged(uint256 verificationFee, uint256 validatorMinStake, uint32 approvalThreshold, uint16 lineageBps);
 
     // Classes and their lifecycle.
@@ -146,6 +154,16 @@ interface IDAT {
     // Governance.
     function setParams(Params calldata p) external; // iDAO
 
+    // Community iDAOs. Each class is governed by its holders (voting power: shares, delegable
+    // per class). The iDAO module runs a passed community proposal's call through
+    // executeAsCommunity(classId, data); the class setters accept only that path, for that class.
+    function executeAsCommunity(uint256 classId, bytes calldata data) external returns (bytes memory);
+    function setClassPolicy(uint256 classId, string calldata policyURI) external;
+    function setUsageFee(uint256 classId, uint256 usageFee) external;
+    /// Overrides params().lineageBps for this class's payments to its parents.
+    function setClassLineage(uint256 classId, uint16 lineageBps) external;
+    function delegateClass(uint256 classId, address delegatee) external;
+
     // Views.
     function params() external view returns (Params memory);
     function classCount() external view returns (uint256);
@@ -156,4 +174,9 @@ interface IDAT {
     function tokensOf(address owner) external view returns (uint256[] memory);
     function isValidator(address account) external view returns (bool);
     function isApprovedForClass(address owner, uint256 classId, address operator) external view returns (bool);
+    function classDelegates(uint256 classId, address account) external view returns (address);
+    function sharesOf(uint256 classId, address owner) external view returns (uint256);
+    function getClassVotes(uint256 classId, address account) external view returns (uint256);
+    function getPastClassVotes(uint256 classId, address account, uint64 blockNumber) external view returns (uint256);
+    function getPastTotalShares(uint256 classId, uint64 blockNumber) external view returns (uint256);
 }

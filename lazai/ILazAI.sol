@@ -64,6 +64,8 @@ interface ILazAI {
     event UnstakeRequested(address indexed account, uint256 amount, uint256 stake, uint64 readyAt);
     event Withdrawn(address indexed account, uint256 amount);
     event RewardClaimed(address indexed account, uint256 amount);
+    event DelegateChanged(address indexed delegator, address indexed fromDelegate, address indexed toDelegate);
+    event DelegateVotesChanged(address indexed delegate, uint256 previousVotes, uint256 newVotes);
 
     // Fee routing.
     /// Routes msg.value by the split now. Anyone may pay in (the Verifier and DAT modules do).
@@ -77,6 +79,10 @@ interface ILazAI {
     function requestUnstake(uint256 amount) external;
     function withdraw() external returns (uint256 amount);
     function claim() external returns (uint256 amount);
+
+    // Voting power for the root iDAO (as OpenZeppelin's Votes): an account's stake counts for its
+    // delegate, which is the account itself until it delegates.
+    function delegate(address delegatee) external;
 
     // Governance: only the iDAO module (0x…0a02) may call these.
     function setSplit(Split calldata split) external;
@@ -94,4 +100,7 @@ interface ILazAI {
     function getPastStake(address account, uint64 blockNumber) external view returns (uint256);
     function getPastTotalStake(uint64 blockNumber) external view returns (uint256);
     function stats(uint64 blocks) external view returns (Stats memory);
+    function delegates(address account) external view returns (address);
+    function getVotes(address account) external view returns (uint256);
+    function getPastVotes(address account, uint64 blockNumber) external view returns (uint256);
 }

@@ -193,3 +193,24 @@ func (c *Client) WatchWithdrawn(ctx context.Context, sink chan<- *Withdrawn) (ev
 func (c *Client) WatchRewardClaimed(ctx context.Context, sink chan<- *RewardClaimed) (event.Subscription, error) {
 	return chaintx.Watch(ctx, c.c, "RewardClaimed", sink)
 }
+
+// Delegate gives the caller's voting power (its stake) to delegatee; the zero address or the
+// caller itself takes it back.
+func (c *Client) Delegate(ctx context.Context, delegatee common.Address) (*types.Receipt, error) {
+	return c.send(ctx, nil, "delegate", delegatee)
+}
+
+// Delegates is a's delegate (a itself unless it delegated).
+func (c *Client) Delegates(ctx context.Context, a common.Address) (common.Address, error) {
+	return chaintx.CallInto[common.Address](ctx, c.c, "delegates", a)
+}
+
+// Votes is the voting power delegated to a now.
+func (c *Client) Votes(ctx context.Context, a common.Address) (*big.Int, error) {
+	return chaintx.CallInto[*big.Int](ctx, c.c, "getVotes", a)
+}
+
+// PastVotes is the voting power delegated to a at the end of block n.
+func (c *Client) PastVotes(ctx context.Context, a common.Address, n uint64) (*big.Int, error) {
+	return chaintx.CallInto[*big.Int](ctx, c.c, "getPastVotes", a, n)
+}

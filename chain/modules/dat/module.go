@@ -22,6 +22,9 @@ var gasSchedule = map[string]uint64{
 	"setParams": 2_000,
 	"params":    500, "classCount": 500, "tokenCount": 500, "classInfo": 1_000, "tokenInfo": 1_000,
 	"pendingRevenue": 500, "tokensOf": 500, "isValidator": 500, "isApprovedForClass": 500,
+	"executeAsCommunity": 5_000, "setClassPolicy": 0, "setUsageFee": 0, "setClassLineage": 0,
+	"delegateClass": 5_000, "classDelegates": 500, "sharesOf": 500, "getClassVotes": 500,
+	"getPastClassVotes": 500, "getPastTotalShares": 500,
 }
 
 // Module is the DAT system module.
@@ -52,6 +55,11 @@ func New(p dat.Params) *Module {
 		"classInfo": m.viewClassInfo, "tokenInfo": m.viewTokenInfo,
 		"pendingRevenue": m.viewPendingRevenue, "tokensOf": m.viewTokensOf,
 		"isValidator": m.viewIsValidator, "isApprovedForClass": m.viewIsApprovedForClass,
+		"executeAsCommunity": m.executeAsCommunity, "setClassPolicy": m.notCommunity,
+		"setUsageFee": m.notCommunity, "setClassLineage": m.notCommunity,
+		"delegateClass": m.delegateClass, "classDelegates": m.viewClassDelegates,
+		"sharesOf": m.viewSharesOf, "getClassVotes": m.viewClassVotes,
+		"getPastClassVotes": m.viewPastClassVotes, "getPastTotalShares": m.viewPastTotalShares,
 	}
 	m.router = metisvm.NewRouter(dat.ABI)
 	for name, fn := range handlers {
@@ -115,6 +123,7 @@ const (
 	cUnallocated
 	cParents // count; parent i at Slot("classParent", id, i)
 	cFee     // verification fee held until the class is decided
+	cLineage // lineageBps+1 set by the class's community; 0: params().lineageBps
 )
 
 // Token words (from tokenBase(id)).

@@ -16,7 +16,11 @@ import (
 func settle(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int) (*uint256.Int, error) {
 	toParents := new(uint256.Int)
 	if n := s.U64(classWord(classID, cParents)); n > 0 {
-		toParents.Mul(amount, uint256.NewInt(s.U64(slotLineageBps)))
+		lineage := s.U64(slotLineageBps)
+		if own := s.U64(classWord(classID, cLineage)); own > 0 {
+			lineage = own - 1
+		}
+		toParents.Mul(amount, uint256.NewInt(lineage))
 		toParents.Div(toParents, uint256.NewInt(bpsDenom))
 		each := new(uint256.Int).Div(toParents, uint256.NewInt(n))
 		first := new(uint256.Int).Sub(toParents, new(uint256.Int).Mul(each, uint256.NewInt(n)))
@@ -130,7 +134,8 @@ func expire(call *metisvm.Call, s *store.S, tokenID, classID uint64) bool {
 	s.SetU256(tokenWord(tokenID, tAcc0), accAtExpiry)
 	s.SetU256(tokenWord(tokenID, tExpiry), new(uint256.Int).Or(uint256.NewInt(exp), expiredFlag))
 	total := s.U256(classWord(classID, cTotalShares))
-	s.SetU256(classWord(classID, cTotalShares), total.Sub(total, shares))
+	setTotalShares(call, s, classID, total.Sub(total, shares))
+	moveShares(call, s, classID, s.Addr(tokenWord(tokenID, tOwner)), common.Address{}, shares)
 	leaked := earned(shares, accNow, accAtExpiry)
 	distribute(call, s, classID, leaked)
 	if s.Err() == nil {

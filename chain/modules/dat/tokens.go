@@ -65,7 +65,8 @@ func (m *Module) mint(call *metisvm.Call, args []any) ([]any, error) {
 	if !shares.IsZero() {
 		s.SetU256(tokenWord(tokenID, tAcc0), s.U256(classWord(classID, cAcc)))
 		total := s.U256(classWord(classID, cTotalShares))
-		s.SetU256(classWord(classID, cTotalShares), total.Add(total, shares))
+		setTotalShares(call, s, classID, total.Add(total, shares))
+		moveShares(call, s, classID, common.Address{}, to, shares)
 		// Revenue that waited for a first holder goes to the holders present now.
 		if un := s.U256(classWord(classID, cUnallocated)); !un.IsZero() {
 			distribute(call, s, classID, new(uint256.Int))
@@ -124,6 +125,10 @@ func (m *Module) transferToken(call *metisvm.Call, args []any) ([]any, error) {
 		removeFromOwner(s, owner, tokenID)
 		s.SetAddr(tokenWord(tokenID, tOwner), to)
 		addToOwner(s, to, tokenID)
+		// The token's shares vote for their holder until its expiry is settled.
+		if _, settled := tokenExpiry(s, tokenID); !settled {
+			moveShares(call, s, classID, owner, to, s.U256(tokenWord(tokenID, tShares)))
+		}
 	}
 	if s.Err() == nil {
 		s.Fail(call.EmitEvent("TokenTransferred", idBig(tokenID), owner, to))

@@ -44,6 +44,7 @@ var gasSchedule = map[string]uint64{
 	"split": 500, "unbondingDelay": 500, "validatorsRecipient": 500, "stakeOf": 500,
 	"totalStaked": 500, "pendingRewards": 500, "unbonding": 500, "getPastStake": 500,
 	"getPastTotalStake": 500, "stats": 1_000,
+	"delegate": 5_000, "delegates": 500, "getVotes": 500, "getPastVotes": 500,
 }
 
 // Module is the LazAI system module.
@@ -71,6 +72,8 @@ func New(cfg Config) *Module {
 		"totalStaked": m.viewTotalStaked, "pendingRewards": m.viewPendingRewards,
 		"unbonding": m.viewUnbonding, "getPastStake": m.viewPastStake,
 		"getPastTotalStake": m.viewPastTotalStake, "stats": m.viewStats,
+		"delegate": m.delegate, "delegates": m.viewDelegates, "getVotes": m.viewVotes,
+		"getPastVotes": m.viewPastVotes,
 	}
 	m.router = metisvm.NewRouter(lazai.ABI)
 	for name, fn := range handlers {
@@ -132,6 +135,13 @@ func unbondAmountSlot(a common.Address) common.Hash {
 }
 func unbondReadySlot(a common.Address) common.Hash {
 	return metisvm.Slot("unbondReady", metisvm.AddressKey(a))
+}
+
+func delegateSlot(a common.Address) common.Hash {
+	return metisvm.Slot("delegate", metisvm.AddressKey(a))
+}
+func votesHistory(s *store.S, a common.Address) store.Checkpoints {
+	return s.Checkpoints("votesHistory", metisvm.AddressKey(a))
 }
 
 func stakeHistory(s *store.S, a common.Address) store.Checkpoints {
@@ -246,11 +256,92 @@ func (m *Module) settle(s *store.S, a common.Address) (stake *uint256.Int) {
 	return stake
 }
 
-func (m *Module) setStake(call *metisvm.Call, s *store.S, a common.Address, stake, total *uint256.Int) {
+func (m *Module) setStake(call *metisvm.Call, s *store.S, a common.Address, old, stake, total *uint256.Int) {
 	s.SetU256(stakeSlot(a), stake)
 	s.SetU256(slotTotalStaked, total)
 	stakeHistory(s, a).Push(call.BlockNumber, stake)
 	totalStakeHistory(s).Push(call.BlockNumber, total)
+	d := delegateOf(s, a)
+	if stake.Gt(old) {
+		moveVotes(call, s, common.Address{}, d, new(uint256.Int).Sub(stake, old))
+	} else if old.Gt(stake) {
+		moveVotes(call, s, d, common.Address{}, new(uint256.Int).Sub(old, stake))
+	}
+}
+
+// delegateOf is a's delegate: a itself until it delegates.
+func delegateOf(s *store.S, a common.Address) common.Address {
+	if d := s.Addr(delegateSlot(a)); d != (common.Address{}) {
+		return d
+	}
+	return a
+}
+
+// moveVotes moves amount of voting power from one delegate to another (the zero address is
+// "nobody": stake arriving or leaving), checkpointing both.
+func moveVotes(call *metisvm.Call, s *store.S, from, to common.Address, amount *uint256.Int) {
+	if from == to || amount.IsZero() {
+		return
+	}
+	for _, side := range []struct {
+		who common.Address
+		add bool
+	}{{from, false}, {to, true}} {
+		if side.who == (common.Address{}) {
+			continue
+		}
+		h := votesHistory(s, side.who)
+		prev := h.Latest()
+		next := new(uint256.Int).Set(prev)
+		if side.add {
+			next.Add(next, amount)
+		} else {
+			next.Sub(next, amount)
+		}
+		h.Push(call.BlockNumber, next)
+		if s.Err() == nil {
+			s.Fail(call.EmitEvent("DelegateVotesChanged", side.who, bigOf(prev), bigOf(next)))
+		}
+	}
+}
+
+func (m *Module) delegate(call *metisvm.Call, args []any) ([]any, error) {
+	to := args[0].(common.Address)
+	if to == (common.Address{}) {
+		to = call.Caller
+	}
+	s := store.New(call)
+	from := delegateOf(s, call.Caller)
+	stake := s.U256(stakeSlot(call.Caller))
+	stored := to
+	if to == call.Caller {
+		stored = common.Address{}
+	}
+	s.SetAddr(delegateSlot(call.Caller), stored)
+	if s.Err() == nil {
+		s.Fail(call.EmitEvent("DelegateChanged", call.Caller, from, to))
+	}
+	moveVotes(call, s, from, to, stake)
+	return nil, s.Err()
+}
+
+func (m *Module) viewDelegates(call *metisvm.Call, args []any) ([]any, error) {
+	s := store.New(call)
+	return []any{delegateOf(s, args[0].(common.Address))}, s.Err()
+}
+
+func (m *Module) viewVotes(call *metisvm.Call, args []any) ([]any, error) {
+	s := store.New(call)
+	return []any{bigOf(votesHistory(s, args[0].(common.Address)).Latest())}, s.Err()
+}
+
+func (m *Module) viewPastVotes(call *metisvm.Call, args []any) ([]any, error) {
+	a, block := args[0].(common.Address), args[1].(uint64)
+	if block >= call.BlockNumber {
+		return nil, call.Revert("FutureBlock", block, call.BlockNumber)
+	}
+	s := store.New(call)
+	return []any{bigOf(votesHistory(s, a).At(block))}, s.Err()
 }
 
 func (m *Module) routeFees(call *metisvm.Call, args []any) ([]any, error) {
@@ -280,10 +371,11 @@ func (m *Module) stake(call *metisvm.Call, _ []any) ([]any, error) {
 	}
 	s := store.New(call)
 	st := m.settle(s, call.Caller)
+	old := new(uint256.Int).Set(st)
 	st.Add(st, call.Value)
 	total := s.U256(slotTotalStaked)
 	total.Add(total, call.Value)
-	m.setStake(call, s, call.Caller, st, total)
+	m.setStake(call, s, call.Caller, old, st, total)
 	// Rewards that waited for a first staker go to the stakers now present.
 	if !s.U256(slotUnallocated).IsZero() {
 		m.distribute(s, new(uint256.Int))
@@ -304,9 +396,10 @@ func (m *Module) requestUnstake(call *metisvm.Call, args []any) ([]any, error) {
 	if s.Err() == nil && st.Lt(amount) {
 		return nil, call.Revert("InsufficientStake", bigOf(st), bigOf(amount))
 	}
+	old := new(uint256.Int).Set(st)
 	st.Sub(st, amount)
 	total := s.U256(slotTotalStaked)
-	m.setStake(call, s, call.Caller, st, total.Sub(total, amount))
+	m.setStake(call, s, call.Caller, old, st, total.Sub(total, amount))
 	pending := s.U256(unbondAmountSlot(call.Caller))
 	s.SetU256(unbondAmountSlot(call.Caller), pending.Add(pending, amount))
 	ready := call.BlockNumber + s.U64(slotDelay)
