@@ -1,10 +1,11 @@
 // Package devnet starts a real in-process dev node (chain/node, default modules) for tests of the
 // module clients and the CLI: a loopback port, the dev accounts' keys, and a WebSocket ethclient.
 //
-// Until the iDAO module exists, Governor stands at the iDAO address (0x…0a02) in place of it:
-// a module whose exec(target, data) calls target with the iDAO address as msg.sender, which is
-// exactly how the iDAO will execute a passed proposal. Tests use it to reach the setters that only
-// governance may call; every other path goes through ordinary signed transactions.
+// For tests of the other modules' governed setters, Governor can stand at the iDAO address
+// (0x…0a02) in place of the iDAO module: its exec(target, data) calls target with the iDAO
+// address as msg.sender, which is what the iDAO does when it executes a passed proposal, without
+// the proposal, the votes and the blocks of waiting. The iDAO's own tests (chain/modules/idao)
+// run the real thing, setters included.
 package devnet
 
 import (
@@ -55,7 +56,7 @@ func Start(tb testing.TB, opts Options) *Net {
 		mods = node.DefaultModules()
 	}
 	if opts.Governor {
-		mods = append(append([]metisvm.Module{}, mods...), Governor{})
+		mods = withGovernor(mods)
 	}
 	n, err := node.New(node.Config{
 		DataDir:  tb.TempDir(),
@@ -79,6 +80,26 @@ func Start(tb testing.TB, opts Options) *Net {
 		net.Addrs = append(net.Addrs, a.Address)
 	}
 	return net
+}
+
+func hasIDAO(mods []metisvm.Module) bool {
+	for _, m := range mods {
+		if m.Address() == metisvm.IDAOAddress {
+			return true
+		}
+	}
+	return false
+}
+
+// withGovernor replaces the module at the iDAO address (the real iDAO) with the Governor.
+func withGovernor(mods []metisvm.Module) []metisvm.Module {
+	out := []metisvm.Module{Governor{}}
+	for _, m := range mods {
+		if m.Address() != metisvm.IDAOAddress {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // GovernorABI is the stand-in iDAO's interface.
@@ -125,14 +146,17 @@ type Chain struct {
 	nonce map[common.Address]uint64
 }
 
-// OpenChain opens a chain in a temporary directory with the default modules (or mods) and the
-// Governor.
+// OpenChain opens a chain in a temporary directory with the default modules and the Governor in
+// place of the iDAO, or with mods: as given if one of them is at the iDAO address, else with the
+// Governor added.
 func OpenChain(tb testing.TB, mods []metisvm.Module) *Chain {
 	tb.Helper()
-	if mods == nil {
-		mods = node.DefaultModules()
+	switch {
+	case mods == nil:
+		mods = withGovernor(node.DefaultModules())
+	case !hasIDAO(mods):
+		mods = withGovernor(mods)
 	}
-	mods = append(append([]metisvm.Module{}, mods...), Governor{})
 	c, err := core.Open(tb.TempDir(), core.Options{
 		Modules: mods,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -100,3 +100,10 @@ func (e *Env) Deploy(from common.Address, code []byte) (common.Address, error) {
 	e.State.Finalise(e.rules())
 	return addr, nil
 }
+
+// NextBlock moves to the next block (number and time + 1); state carries over.
+func (e *Env) NextBlock() {
+	e.Block.Number++
+	e.Block.Time++
+	e.evm = e.Host.NewEVM(metisvm.NewBlockContext(e.Block), e.State, vm.Config{})
+}
