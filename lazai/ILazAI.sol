@@ -47,6 +47,7 @@ interface ILazAI {
     error NothingToClaim();
     error FutureBlock(uint64 blockNumber, uint64 current);
     error BadWindow(uint64 blocks);
+    error TooManyRecipients(uint256 count, uint256 max);
 
     event FeesRouted(
         uint64 indexed blockNumber,
@@ -70,6 +71,10 @@ interface ILazAI {
     // Fee routing.
     /// Routes msg.value by the split now. Anyone may pay in (the Verifier and DAT modules do).
     function routeFees(FeeSource source) external payable;
+    /// As routeFees, but the validators' part goes to these accounts in equal parts (the first
+    /// takes the rounding remainder) instead of the validators recipient: the DAT module pays
+    /// the data validators who attested a class this way.
+    function routeFeesTo(FeeSource source, address[] calldata validators) external payable;
     /// Called by the chain (from the system address) after each block's transactions with the
     /// block's gas fees, already credited to this module's balance.
     function endBlock(uint256 gasFees) external;

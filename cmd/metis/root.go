@@ -11,17 +11,20 @@ func newRootCmd() *cobra.Command {
 		Use:   "metis",
 		Short: "metis: chain core, agents and tools in one binary",
 		Long: `metis is a Go framework for autonomous AI agents and the chain core they run on
-(Hyperion: MetisVM + MPEF + MetisDB). Today this binary runs the dev chain and holds the
-tools for MetisDB, the versioned, authenticated key-value store under it, and for two
-system modules: DAT (data anchoring tokens) and LazAI (fee routing and Holders Mining).
-Agents and 'metis up' come next (see docs/roadmap.md).
+(Hyperion: MetisVM + MPEF + MetisDB). Today this binary runs the dev chain; holds the tools
+for MetisDB, the versioned, authenticated key-value store under it; drives three system
+modules: DAT (data anchoring tokens), iDAO (governance with AI-agent members) and LazAI
+(fee routing and Holders Mining); and runs local inference with signed receipts. Agents
+and 'metis up' come next (see docs/roadmap.md).
 
 Start with:
 
   metis node --dev  a dev chain on 127.0.0.1:8545 (chain id 1337, funded test accounts)
   metis db demo     write a million keys, read, prove, prune and reopen them
   metis dat --help  anchor a dataset or model on chain, mint usage tokens, earn from use
-  metis rewards     stake METIS (metis stake 1) and earn a share of every fee on the chain`,
+  metis rewards     stake METIS (metis stake 1) and earn a share of every fee on the chain
+  metis idao --help propose, vote on and execute changes to the chain, with AI agents as members
+  metis infer       run a model (the embedded GGUF engine or Ollama) and sign a receipt of it`,
 		SilenceErrors: true, // main prints "metis: <error>" once
 		// Usage is useful for a mistyped command line, noise for an error at run time: cobra
 		// checks args and flags before PersistentPreRun, so silence usage from there on.
@@ -30,7 +33,7 @@ Start with:
 		},
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
-	root.AddCommand(newVersionCmd(), newNodeCmd(), newDBCmd(),
-		newDATCmd(), newStakeCmd(), newUnstakeCmd(), newWithdrawCmd(), newRewardsCmd())
+	root.AddCommand(newVersionCmd(), newNodeCmd(), newDBCmd(), newInferCmd(),
+		newDATCmd(), newStakeCmd(), newUnstakeCmd(), newWithdrawCmd(), newRewardsCmd(), newIDAOCmd())
 	return root
 }

@@ -14,8 +14,10 @@
 //
 // Data validators register with registerValidator while their Holders Mining stake in LazAI is at
 // least params.validatorMinStake (the module asks LazAI's stakeOf), and attest once per class.
-// When a class is decided, its verification fee is paid to LazAI with routeFees(DataVerification),
-// whose split pays the validators. Every transition emits ClassStatusChanged.
+// When a class is decided, its verification fee is paid to LazAI with
+// routeFeesTo(DataVerification, attesters): LazAI's split applies, and its validators' part goes
+// to the validators who attested the class, in equal parts (to LazAI's validators recipient when
+// governance decided without attestations). Every transition emits ClassStatusChanged.
 //
 // # Tokens
 //

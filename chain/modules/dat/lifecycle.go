@@ -179,7 +179,17 @@ func payVerificationFee(call *metisvm.Call, s *store.S, classID uint64) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
-	input, err := lazai.ABI.Pack("routeFees", uint8(lazai.SourceDataVerification))
+	// The validators' part of the fee goes to the validators who attested the class (in equal
+	// parts), or to LazAI's validators recipient when governance decided without attestations.
+	meta := metaOf(s.Word(classWord(classID, cMeta)))
+	attesters := make([]common.Address, 0, meta.approvals+meta.rejections)
+	for i := uint64(0); i < uint64(meta.approvals+meta.rejections) && s.Err() == nil; i++ {
+		attesters = append(attesters, s.Addr(attesterSlot(classID, i)))
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	input, err := lazai.ABI.Pack("routeFeesTo", uint8(lazai.SourceDataVerification), attesters)
 	if err != nil {
 		return err
 	}
@@ -306,6 +316,7 @@ func (m *Module) attest(call *metisvm.Call, args []any) ([]any, error) {
 		return nil, err
 	}
 	s.SetBool(attestedSlot(classID, call.Caller), true)
+	s.SetAddr(attesterSlot(classID, uint64(meta.approvals+meta.rejections)), call.Caller)
 	if approve {
 		meta.approvals++
 	} else {

@@ -155,6 +155,9 @@ func classParentSlot(id, i uint64) common.Hash {
 func operatorSlot(id uint64, a common.Address) common.Hash {
 	return metisvm.Slot("classOperator", idKey(id), metisvm.AddressKey(a))
 }
+func attesterSlot(id, i uint64) common.Hash {
+	return metisvm.Slot("attester", idKey(id), metisvm.Uint64Key(i))
+}
 func attestedSlot(id uint64, a common.Address) common.Hash {
 	return metisvm.Slot("attested", idKey(id), metisvm.AddressKey(a))
 }

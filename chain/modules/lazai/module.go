@@ -38,7 +38,7 @@ var precision = new(uint256.Int).Exp(uint256.NewInt(10), uint256.NewInt(27))
 
 // gasSchedule is each method's fixed base gas, charged before it runs (see the package doc).
 var gasSchedule = map[string]uint64{
-	"routeFees": 5_000, "endBlock": 0,
+	"routeFees": 5_000, "routeFeesTo": 5_000, "endBlock": 0,
 	"stake": 5_000, "requestUnstake": 5_000, "withdraw": 5_000, "claim": 5_000,
 	"setSplit": 2_000, "setUnbondingDelay": 2_000, "setValidatorsRecipient": 2_000,
 	"split": 500, "unbondingDelay": 500, "validatorsRecipient": 500, "stakeOf": 500,
@@ -63,7 +63,7 @@ var _ interface {
 func New(cfg Config) *Module {
 	m := &Module{cfg: cfg}
 	handlers := map[string]metisvm.Handler{
-		"routeFees": m.routeFees, "endBlock": m.endBlock,
+		"routeFees": m.routeFees, "routeFeesTo": m.routeFeesTo, "endBlock": m.endBlock,
 		"stake": m.stake, "requestUnstake": m.requestUnstake, "withdraw": m.withdraw, "claim": m.claim,
 		"setSplit": m.setSplit, "setUnbondingDelay": m.setUnbondingDelay,
 		"setValidatorsRecipient": m.setValidatorsRecipient,
@@ -176,7 +176,7 @@ func bps(amount *uint256.Int, p uint16) *uint256.Int {
 }
 
 // route splits amount (already in the module's balance) by the current split.
-func (m *Module) route(call *metisvm.Call, s *store.S, amount *uint256.Int, source lazai.FeeSource, emit bool) error {
+func (m *Module) route(call *metisvm.Call, s *store.S, amount *uint256.Int, source lazai.FeeSource, emit bool, validators []common.Address) error {
 	sp := unpackSplit(s.Word(slotSplit))
 	toValidators, toTreasury, burned := bps(amount, sp.ValidatorsBps), bps(amount, sp.TreasuryBps), bps(amount, sp.BurnBps)
 	toHolders := new(uint256.Int).Sub(amount, toValidators)
@@ -184,11 +184,26 @@ func (m *Module) route(call *metisvm.Call, s *store.S, amount *uint256.Int, sour
 
 	m.distribute(s, toHolders)
 	if !toValidators.IsZero() {
-		to := s.Addr(slotRecipient)
-		if to == (common.Address{}) {
-			to = metisvm.IDAOAddress
+		if len(validators) == 0 {
+			to := s.Addr(slotRecipient)
+			if to == (common.Address{}) {
+				to = metisvm.IDAOAddress
+			}
+			validators = []common.Address{to}
 		}
-		s.Fail(call.Transfer(to, toValidators))
+		n := uint256.NewInt(uint64(len(validators)))
+		each := new(uint256.Int).Div(toValidators, n)
+		first := new(uint256.Int).Sub(toValidators, new(uint256.Int).Mul(each, n))
+		first.Add(first, each)
+		for i, v := range validators {
+			part := each
+			if i == 0 {
+				part = first
+			}
+			if s.Err() == nil {
+				s.Fail(call.Transfer(v, part))
+			}
+		}
 	}
 	if !toTreasury.IsZero() {
 		s.Fail(call.Transfer(metisvm.IDAOAddress, toTreasury))
@@ -353,7 +368,30 @@ func (m *Module) routeFees(call *metisvm.Call, args []any) ([]any, error) {
 		return nil, call.Revert("ZeroAmount")
 	}
 	s := store.New(call)
-	return nil, m.route(call, s, call.Value, lazai.FeeSource(source), true)
+	return nil, m.route(call, s, call.Value, lazai.FeeSource(source), true, nil)
+}
+
+// MaxRecipients bounds routeFeesTo's validators.
+const MaxRecipients = 64
+
+func (m *Module) routeFeesTo(call *metisvm.Call, args []any) ([]any, error) {
+	source, validators := args[0].(uint8), args[1].([]common.Address)
+	if source > uint8(lazai.SourceOther) {
+		return nil, metisvm.RevertReason("lazai: unknown fee source")
+	}
+	if call.Value.IsZero() {
+		return nil, call.Revert("ZeroAmount")
+	}
+	if len(validators) > MaxRecipients {
+		return nil, call.Revert("TooManyRecipients", big.NewInt(int64(len(validators))), big.NewInt(MaxRecipients))
+	}
+	for _, v := range validators {
+		if v == (common.Address{}) {
+			return nil, call.Revert("ZeroAddress")
+		}
+	}
+	s := store.New(call)
+	return nil, m.route(call, s, call.Value, lazai.FeeSource(source), true, validators)
 }
 
 func (m *Module) endBlock(call *metisvm.Call, args []any) ([]any, error) {
@@ -362,7 +400,7 @@ func (m *Module) endBlock(call *metisvm.Call, args []any) ([]any, error) {
 	}
 	s := store.New(call)
 	blockTimes(s).Push(call.BlockNumber, uint256.NewInt(call.BlockTime))
-	return nil, m.route(call, s, u256(args[0].(*big.Int)), lazai.SourceGas, false)
+	return nil, m.route(call, s, u256(args[0].(*big.Int)), lazai.SourceGas, false, nil)
 }
 
 func (m *Module) stake(call *metisvm.Call, _ []any) ([]any, error) {
