@@ -25,6 +25,7 @@ import (
 	"github.com/metisgo/metis/chain/consensus"
 	"github.com/metisgo/metis/chain/core"
 	"github.com/metisgo/metis/chain/metisvm"
+	verifiermod "github.com/metisgo/metis/chain/modules/verifier"
 	"github.com/metisgo/metis/chain/rpc"
 )
 
@@ -41,8 +42,12 @@ type Config struct {
 	BlockTime time.Duration
 	// MetricsAddr serves Prometheus metrics at /metrics; empty disables them.
 	MetricsAddr string
-	// Modules are the system modules to install (chain/node's default set when nil).
+	// Modules are the system modules to install (DefaultModulesFor the chain's id and Replayer
+	// when nil).
 	Modules []metisvm.Module
+	// Replayer re-executes disputed inference steps for the Verifier module of the default set
+	// (verifier/replay over a model directory); nil makes optimistic tasks unavailable.
+	Replayer verifiermod.StepReplayer
 	// Chain and RPC tune the parts; zero values take each package's defaults.
 	Chain core.Options
 	RPC   rpc.Options
@@ -99,7 +104,11 @@ func New(cfg Config) (n *Node, err error) {
 	case cfg.Modules != nil:
 		copts.Modules = cfg.Modules
 	case copts.Modules == nil:
-		copts.Modules = DefaultModules()
+		chainID := uint64(metisvm.DevChainID)
+		if g := copts.Genesis; g != nil && g.Config != nil && g.Config.ChainID != nil {
+			chainID = g.Config.ChainID.Uint64()
+		}
+		copts.Modules = DefaultModulesFor(chainID, cfg.Replayer)
 	}
 	if copts.Logger == nil {
 		copts.Logger = n.log

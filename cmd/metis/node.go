@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/metisgo/metis/chain/core"
 	"github.com/metisgo/metis/chain/node"
+	"github.com/metisgo/metis/verifier/replay"
 )
 
 func newNodeCmd() *cobra.Command {
@@ -20,6 +22,7 @@ func newNodeCmd() *cobra.Command {
 		cfg       node.Config
 		logLevel  string
 		quietKeys bool
+		modelDir  string
 	)
 	cmd := &cobra.Command{
 		Use:   "node --dev",
@@ -54,6 +57,14 @@ Point your tools at it:
 				return fmt.Errorf("--log.level: %w", err)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			if modelDir == "" && cfg.DataDir != "" {
+				modelDir = filepath.Join(cfg.DataDir, "models")
+			}
+			if modelDir != "" {
+				// The Verifier module re-executes disputed inference steps with the GGUF files
+				// found here (by sha256, the model DAT's integrity hash).
+				cfg.Replayer = replay.New(modelDir)
+			}
 			n, err := node.New(cfg)
 			if err != nil {
 				return err
@@ -72,6 +83,7 @@ Point your tools at it:
 	f.BoolVar(&dev, "dev", false, "run the single-node dev chain (chain id 1337, funded test accounts)")
 	f.StringVar(&cfg.DataDir, "datadir", "", "directory for the chain; empty keeps it in a temporary directory removed on exit")
 	f.StringVar(&cfg.HTTPAddr, "http.addr", node.DefaultHTTPAddr, "HOST:PORT serving JSON-RPC over HTTP and WebSocket (port 0: any free port)")
+	f.StringVar(&modelDir, "model-dir", "", "directory of GGUF models the Verifier uses to replay a disputed inference step (default DATADIR/models; none without --datadir)")
 	f.DurationVar(&cfg.BlockTime, "block-time", 0, "seal a block every interval, e.g. 2s; 0 seals as soon as transactions arrive")
 	f.StringVar(&cfg.MetricsAddr, "metrics.addr", "", "HOST:PORT serving Prometheus metrics at /metrics; empty disables them")
 	f.StringVar(&logLevel, "log.level", "info", "log level: debug, info, warn or error")

@@ -34,6 +34,7 @@ Start with:
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
 	root.AddCommand(newVersionCmd(), newNodeCmd(), newDBCmd(), newInferCmd(),
-		newDATCmd(), newStakeCmd(), newUnstakeCmd(), newWithdrawCmd(), newRewardsCmd(), newIDAOCmd())
+		newDATCmd(), newStakeCmd(), newUnstakeCmd(), newWithdrawCmd(), newRewardsCmd(), newIDAOCmd(),
+		newVerifyCmd(), newVerifierCmd(), newProverCmd())
 	return root
 }

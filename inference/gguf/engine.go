@@ -93,9 +93,10 @@ func (e *Engine) Model(path string) (*Model, error) {
 	return ent.m, nil
 }
 
-// ModelDigest is "sha256:" + hex of the GGUF file's bytes. Ollama stores the same file as a blob
-// under this same digest, but the digest Ollama reports for a model is that of its manifest,
-// which is different; receipts name the engine, so the two are never compared.
+// ModelDigest is "sha256:" + hex of the GGUF file's bytes: what sha256sum prints, and what
+// inference/ollama's ModelDigest reports for a model created from the same file (it reads the
+// weights blob's digest from /api/show, not the manifest digest /api/tags lists). So receipts of
+// the two engines name the same weights the same way.
 func (e *Engine) ModelDigest(ctx context.Context, model string) (string, error) {
 	m, err := e.Model(model)
 	if err != nil {

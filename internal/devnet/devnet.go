@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -46,6 +47,9 @@ type Options struct {
 	Modules []metisvm.Module
 	// Governor installs the stand-in iDAO module (see the package doc).
 	Governor bool
+	// BlockTime, when nonzero, seals a block every interval, empty or not (node.Config's), so
+	// that deadlines counted in blocks pass without transactions.
+	BlockTime time.Duration
 }
 
 // Start runs a node until the test ends.
@@ -59,10 +63,11 @@ func Start(tb testing.TB, opts Options) *Net {
 		mods = withGovernor(mods)
 	}
 	n, err := node.New(node.Config{
-		DataDir:  tb.TempDir(),
-		HTTPAddr: "127.0.0.1:0",
-		Modules:  mods,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir:   tb.TempDir(),
+		HTTPAddr:  "127.0.0.1:0",
+		BlockTime: opts.BlockTime,
+		Modules:   mods,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		tb.Fatal(err)
