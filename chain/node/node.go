@@ -70,6 +70,7 @@ type Node struct {
 	ln       net.Listener
 	metricLn net.Listener
 	metrics  *nodeMetrics
+	agents   *AgentStream // the agent_ namespace's stream (agentapi.go)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -130,6 +131,7 @@ func New(cfg Config) (n *Node, err error) {
 	if _, ok := ropts.Services["metis"]; !ok {
 		ropts.Services["metis"] = &metisAPI{chain: n.chain}
 	}
+	n.registerAgentService(&ropts) // agent_ namespace (agentapi.go)
 	if n.rpc, err = rpc.New(newBackend(n.chain), ropts); err != nil {
 		return nil, fmt.Errorf("node: rpc: %w", err)
 	}
