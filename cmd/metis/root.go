@@ -35,6 +35,6 @@ Start with:
 	}
 	root.AddCommand(newVersionCmd(), newNodeCmd(), newDBCmd(), newInferCmd(),
 		newDATCmd(), newStakeCmd(), newUnstakeCmd(), newWithdrawCmd(), newRewardsCmd(), newIDAOCmd(),
-		newVerifyCmd(), newVerifierCmd(), newProverCmd())
+		newVerifyCmd(), newVerifierCmd(), newProverCmd(), newAgentCmd())
 	return root
 }

@@ -117,6 +117,12 @@ func (c *Client) Send(ctx context.Context, opts TxOptions, method string, args .
 	}
 	topts := bind.NewKeyedTransactor(c.key, c.chainID)
 	topts.Context, topts.Value, topts.GasLimit = ctx, opts.Value, opts.GasLimit
+	if h := signHook(ctx); h != nil {
+		sign := topts.Signer
+		topts.Signer = func(from common.Address, tx *types.Transaction) (*types.Transaction, error) {
+			return h(ctx, from, tx, func(tx *types.Transaction) (*types.Transaction, error) { return sign(from, tx) })
+		}
+	}
 	tx, err := bind.Transact(c.contract, topts, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, c.DecodeError(err))
