@@ -8,8 +8,10 @@ pragma solidity ^0.8.28;
 /// deterministic gguf engine only): a challenge window; a challenger bonds and bisects the
 /// receipt's trace (a Merkle tree over step hashes) with the prover, move by move, each move
 /// before a deadline; at one step the prover proves that step's inputs against the trace root
-/// and the module re-executes the step itself. The loser's bond goes to the winner, minus a
-/// governed cut to LazAI. Implemented natively in Go (chain/modules/verifier).
+/// and the module re-executes the step itself. The prover also reveals the output tokens, which
+/// the module checks against the receipt's output digest and ending; anyone may dispute one of
+/// them against the trace (challengeToken / proveToken). The loser's bond goes to the winner,
+/// minus a governed cut to LazAI. Implemented natively in Go (chain/modules/verifier).
 interface IVerifier {
     enum Mode {
         Attest,
@@ -68,6 +70,7 @@ interface IVerifier {
         uint32 approvals;
         uint32 rejections;
         uint256 disputeId; // the running or last dispute (0: none)
+        bytes32 outputTokensHash; // optimistic: sha256 of the revealed output tokens (u32 LE each); 0: not revealed
     }
 
     struct DisputeInfo {
@@ -84,6 +87,8 @@ interface IVerifier {
         uint32 challengerMoves;
         bool resolved;
         bool proverWon;
+        bool outputToken; // a token dispute (challengeToken) rather than a bisection
+        uint64 tokenIndex; // a token dispute: the output token k disputed (leaf lo is its output step)
     }
 
     struct Params {
@@ -121,6 +126,10 @@ interface IVerifier {
     error NotEnoughVerifiers(uint256 registered, uint256 needed);
     error ModelUnavailable(bytes32 modelDigest);
     error ZeroAmount();
+    error NotProver(uint256 taskId, address caller);
+    error AlreadyRevealed(uint256 taskId);
+    error OutputNotRevealed(uint256 taskId);
+    error BadOutput(string reason);
 
     event TaskRequested(
         uint256 indexed taskId, address indexed requester, uint256 indexed modelClassId, Mode mode, uint256 fee, uint64 deadline, bytes32 inputDigest, string input
@@ -140,6 +149,10 @@ interface IVerifier {
     event VerifierUnbonding(address indexed verifier, uint64 readyAt);
     event VerifierWithdrawn(address indexed verifier, uint256 amount);
     event Slashed(address indexed account, uint256 amount, string reason);
+    /// tokens are published so that anyone can compare them with their own run and find the
+    /// first token that differs.
+    event OutputRevealed(uint256 indexed taskId, bytes32 tokensHash, uint32[] tokens);
+    event TokenProved(uint256 indexed disputeId, uint64 k, uint32 revealed, uint32 traced);
 
     // Verifiers (stake held by this module, slashable, with an unbonding delay).
     function registerVerifier() external payable;
@@ -171,6 +184,25 @@ interface IVerifier {
     /// At one leaf: the prover proves the step's inputs (verifier.OneStepProof encoding) and the
     /// module re-executes the step; a mismatch, or an invalid proof, loses.
     function proveStep(uint256 disputeId, bytes calldata proof) external;
+
+    // Output reveal and token disputes (optimistic): the trace root does not commit to the output
+    // text, so the prover reveals the sampled tokens and anyone may dispute one of them.
+    /// The prover, once, while the task is Submitted or Challenged and the window is open:
+    /// tokens are the run's sampled output tokens, request the inference request (JSON) the
+    /// task's input digest commits to. The module checks that the request matches the receipt
+    /// (input digest, sampling, prompt length), that there are outputTokens tokens, that the
+    /// engine would have ended the run exactly at the last one, and that the response it would
+    /// have built from them has the receipt's output digest; otherwise BadOutput. The window is
+    /// extended to at least moveTimeout blocks after the reveal. finalize rejects an optimistic
+    /// result whose output was not revealed.
+    function revealOutput(uint256 taskId, uint32[] calldata tokens, string calldata request) external;
+    /// msg.value is the challenger's bond. Claims that the trace's output step for output token
+    /// k (position promptTokens - 1 + k) sampled another token than the revealed tokens[k].
+    function challengeToken(uint256 taskId, uint64 k) external payable returns (uint256 disputeId);
+    /// The prover, within moveTimeout: the state record of that output step and its RFC 6962
+    /// audit path against the trace root, with the revealed tokens again (checked against the
+    /// stored hash). The record's sampled token equal to tokens[k] wins; anything else loses.
+    function proveToken(uint256 disputeId, uint32[] calldata tokens, bytes calldata record, bytes32[] calldata path) external;
 
     function setParams(Params calldata p) external; // iDAO
 

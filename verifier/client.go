@@ -211,6 +211,63 @@ func (c *Client) ProveStep(ctx context.Context, disputeID *big.Int, proof []byte
 	return c.send(ctx, nil, "proveStep", disputeID, proof)
 }
 
+// RevealOutput reveals the output tokens of the prover's optimistic result, with the request the
+// task's input digest commits to (see IVerifier.revealOutput); the module refuses tokens that do
+// not give the receipt's output digest or do not end the run there (BadOutput).
+func (c *Client) RevealOutput(ctx context.Context, taskID *big.Int, tokens []uint32, req inference.Request) (*types.Receipt, error) {
+	input, err := EncodeRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	if tokens == nil {
+		tokens = []uint32{}
+	}
+	return c.send(ctx, nil, "revealOutput", taskID, tokens, input)
+}
+
+// ChallengeToken disputes revealed output token k of an optimistic result with bond (nil: the
+// module's minimum challenger bond) and returns the dispute id.
+func (c *Client) ChallengeToken(ctx context.Context, taskID *big.Int, k uint64, bond *big.Int) (*big.Int, *types.Receipt, error) {
+	if bond == nil {
+		p, err := c.Params(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		bond = p.MinChallengerBond
+	}
+	r, err := c.send(ctx, bond, "challengeToken", taskID, k)
+	if err != nil {
+		return nil, r, err
+	}
+	id, err := topicArg(r, "Challenged", 2)
+	return id, r, err
+}
+
+// ProveToken answers a token dispute (the prover's only move): the revealed tokens, the state
+// record of the disputed output step and its audit path (replay.TokenProof).
+func (c *Client) ProveToken(ctx context.Context, disputeID *big.Int, tokens []uint32, record []byte, path [][32]byte) (*types.Receipt, error) {
+	if tokens == nil {
+		tokens = []uint32{}
+	}
+	if record == nil {
+		record = []byte{}
+	}
+	if path == nil {
+		path = [][32]byte{}
+	}
+	return c.send(ctx, nil, "proveToken", disputeID, tokens, record, path)
+}
+
+// RevealedOutput returns the output tokens revealed for a task (from its OutputRevealed event),
+// or nil if none were.
+func (c *Client) RevealedOutput(ctx context.Context, taskID *big.Int) ([]uint32, error) {
+	evs, err := chaintx.Filter[OutputRevealed](ctx, c.c, "OutputRevealed", 0, nil, []any{taskID})
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	return evs[len(evs)-1].Tokens, nil
+}
+
 // SetParams sets the governed parameters (iDAO only).
 func (c *Client) SetParams(ctx context.Context, p Params) (*types.Receipt, error) {
 	return c.send(ctx, nil, "setParams", p)
@@ -363,6 +420,19 @@ type (
 		Reason  string
 		Raw     types.Log
 	}
+	OutputRevealed struct {
+		TaskId     *big.Int
+		TokensHash [32]byte
+		Tokens     []uint32
+		Raw        types.Log
+	}
+	TokenProved struct {
+		DisputeId *big.Int
+		K         uint64
+		Revealed  uint32
+		Traced    uint32
+		Raw       types.Log
+	}
 )
 
 // Request decodes the event's input into the inference request it publishes, checked against
@@ -433,6 +503,16 @@ func (c *Client) WatchTaskExpired(ctx context.Context, sink chan<- *TaskExpired)
 	return chaintx.Watch(ctx, c.c, "TaskExpired", sink)
 }
 
+// WatchOutputRevealed delivers revealed outputs of optimistic results.
+func (c *Client) WatchOutputRevealed(ctx context.Context, sink chan<- *OutputRevealed) (event.Subscription, error) {
+	return chaintx.Watch(ctx, c.c, "OutputRevealed", sink)
+}
+
+// WatchTokenProved delivers the module's decisions of token disputes.
+func (c *Client) WatchTokenProved(ctx context.Context, sink chan<- *TokenProved) (event.Subscription, error) {
+	return chaintx.Watch(ctx, c.c, "TokenProved", sink)
+}
+
 // WatchSlashed delivers slashes.
 func (c *Client) WatchSlashed(ctx context.Context, sink chan<- *Slashed) (event.Subscription, error) {
 	return chaintx.Watch(ctx, c.c, "Slashed", sink)
@@ -456,6 +536,11 @@ func (c *Client) FilterTaskRequested(ctx context.Context, from uint64, to *uint6
 // FilterResultSubmitted returns past ResultSubmitted events (see FilterTaskRequested).
 func (c *Client) FilterResultSubmitted(ctx context.Context, from uint64, to *uint64) ([]*ResultSubmitted, error) {
 	return chaintx.Filter[ResultSubmitted](ctx, c.c, "ResultSubmitted", from, to)
+}
+
+// FilterOutputRevealed returns past OutputRevealed events (see FilterTaskRequested).
+func (c *Client) FilterOutputRevealed(ctx context.Context, from uint64, to *uint64) ([]*OutputRevealed, error) {
+	return chaintx.Filter[OutputRevealed](ctx, c.c, "OutputRevealed", from, to)
 }
 
 // FilterChallenged returns past Challenged events (see FilterTaskRequested).

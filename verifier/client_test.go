@@ -269,6 +269,13 @@ func TestClientOptimistic(t *testing.T) {
 	}
 	_, err = e.cl[0].Finalize(e.ctx, id)
 	wantErr(t, err, "TooEarly")
+	_, err = e.cl[3].RevealOutput(e.ctx, id, tr.Output(), req)
+	wantErr(t, err, "NotProver")
+	_, err = e.cl[acctProver].RevealOutput(e.ctx, id, tr.Output(), req)
+	e.ok(err)
+	if got, err := e.cl[0].RevealedOutput(e.ctx, id); err != nil || !slices.Equal(got, tr.Output()) {
+		t.Fatalf("revealed output %v (%v), want %v", got, err, tr.Output())
+	}
 	e.mine(int(p.ChallengeWindow))
 	_, _, err = e.cl[3].Challenge(e.ctx, id, nil)
 	wantErr(t, err, "WindowClosed")

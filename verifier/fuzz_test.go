@@ -173,6 +173,8 @@ func FuzzMoveDecoding(f *testing.F) {
 		{Method: "choose", DisputeID: big.NewInt(3)},
 		{Method: "proveStep", DisputeID: big.NewInt(4), Proof: bytes.Repeat([]byte{7}, 100)},
 		{Method: "proveStep", DisputeID: big.NewInt(5)},
+		{Method: "proveToken", DisputeID: big.NewInt(6), Tokens: []uint32{1, 2, 0xffffffff}, Record: bytes.Repeat([]byte{2}, 33), Path: [][32]byte{{1}, {2}}},
+		{Method: "proveToken", DisputeID: big.NewInt(7)},
 	} {
 		data, err := mv.Pack()
 		if err != nil {
@@ -194,14 +196,62 @@ func FuzzMoveDecoding(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded move does not decode: %v", err)
 		}
-		if mv.Proof == nil {
-			mv.Proof = []byte{}
-		}
-		if mv2.Proof == nil {
-			mv2.Proof = []byte{}
+		for _, m := range []*Move{&mv, &mv2} {
+			if m.Proof == nil {
+				m.Proof = []byte{}
+			}
+			if m.Tokens == nil {
+				m.Tokens = []uint32{}
+			}
+			if m.Record == nil {
+				m.Record = []byte{}
+			}
+			if m.Path == nil {
+				m.Path = [][32]byte{}
+			}
 		}
 		if !reflect.DeepEqual(mv, mv2) {
 			t.Fatalf("move round trip:\n got %+v\nwant %+v", mv2, mv)
+		}
+	})
+}
+
+// FuzzRevealDecoding: revealOutput and challengeToken calldata decode into their arguments or
+// error, never panic; what decodes re-encodes to calldata that decodes the same.
+func FuzzRevealDecoding(f *testing.F) {
+	for _, args := range [][]any{
+		{"revealOutput", big.NewInt(1), []uint32{5, 6, 7}, `{"model":"m","prompt":"p"}`},
+		{"revealOutput", big.NewInt(2), []uint32{}, ""},
+		{"challengeToken", big.NewInt(3), uint64(4)},
+		{"challengeToken", new(big.Int).Lsh(big.NewInt(1), 255), ^uint64(0)},
+	} {
+		data, err := ABI.Pack(args[0].(string), args[1:]...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte{1, 2, 3, 4, 5})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if id, tokens, req, err := DecodeRevealOutput(data); err == nil {
+			again, err := ABI.Pack("revealOutput", id, tokens, req)
+			if err != nil {
+				t.Fatalf("revealOutput args do not re-encode: %v", err)
+			}
+			id2, tokens2, req2, err := DecodeRevealOutput(again)
+			if err != nil || id2.Cmp(id) != 0 || !reflect.DeepEqual(tokens, tokens2) || req != req2 {
+				t.Fatalf("revealOutput round trip: %v %v %v %q", err, id2, tokens2, req2)
+			}
+		}
+		if id, k, err := DecodeChallengeToken(data); err == nil {
+			again, err := ABI.Pack("challengeToken", id, k)
+			if err != nil {
+				t.Fatalf("challengeToken args do not re-encode: %v", err)
+			}
+			id2, k2, err := DecodeChallengeToken(again)
+			if err != nil || id2.Cmp(id) != 0 || k2 != k {
+				t.Fatalf("challengeToken round trip: %v %v %d", err, id2, k2)
+			}
 		}
 	})
 }

@@ -135,22 +135,50 @@ func DecodeSubmitResult(data []byte) (taskID *big.Int, r Receipt, steps uint64, 
 	return out[0].(*big.Int), r, out[2].(uint64), nil
 }
 
-// Move is one decoded dispute move: Method is "bisect", "choose" or "proveStep", with the
-// arguments that method takes.
+// DecodeRevealOutput decodes revealOutput calldata (selector included) into its arguments.
+func DecodeRevealOutput(data []byte) (taskID *big.Int, tokens []uint32, request string, err error) {
+	out, err := decodeCall("revealOutput", data)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(out) != 3 {
+		return nil, nil, "", errors.New("verifier: revealOutput: wrong argument count")
+	}
+	return out[0].(*big.Int), out[1].([]uint32), out[2].(string), nil
+}
+
+// DecodeChallengeToken decodes challengeToken calldata (selector included) into its arguments.
+func DecodeChallengeToken(data []byte) (taskID *big.Int, k uint64, err error) {
+	out, err := decodeCall("challengeToken", data)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out) != 2 {
+		return nil, 0, errors.New("verifier: challengeToken: wrong argument count")
+	}
+	return out[0].(*big.Int), out[1].(uint64), nil
+}
+
+// Move is one decoded dispute move: Method is "bisect", "choose", "proveStep" or "proveToken",
+// with the arguments that method takes.
 type Move struct {
 	Method      string
 	DisputeID   *big.Int
-	Left, Right [32]byte // bisect
-	ChooseLeft  bool     // choose
-	Proof       []byte   // proveStep
+	Left, Right [32]byte   // bisect
+	ChooseLeft  bool       // choose
+	Proof       []byte     // proveStep
+	Tokens      []uint32   // proveToken
+	Record      []byte     // proveToken
+	Path        [][32]byte // proveToken
 }
 
-// DecodeMove decodes the calldata (selector included) of a bisect, choose or proveStep call.
+// DecodeMove decodes the calldata (selector included) of a bisect, choose, proveStep or
+// proveToken call.
 func DecodeMove(data []byte) (Move, error) {
 	if len(data) < 4 {
 		return Move{}, errors.New("verifier: calldata shorter than a selector")
 	}
-	for _, name := range []string{"bisect", "choose", "proveStep"} {
+	for _, name := range []string{"bisect", "choose", "proveStep", "proveToken"} {
 		if string(ABI.Methods[name].ID) != string(data[:4]) {
 			continue
 		}
@@ -166,6 +194,8 @@ func DecodeMove(data []byte) (Move, error) {
 			mv.ChooseLeft = out[1].(bool)
 		case "proveStep":
 			mv.Proof = out[1].([]byte)
+		case "proveToken":
+			mv.Tokens, mv.Record, mv.Path = out[1].([]uint32), out[2].([]byte), out[3].([][32]byte)
 		}
 		return mv, nil
 	}
@@ -185,6 +215,18 @@ func (m Move) Pack() ([]byte, error) {
 			p = []byte{}
 		}
 		return ABI.Pack("proveStep", m.DisputeID, p)
+	case "proveToken":
+		t, r, path := m.Tokens, m.Record, m.Path
+		if t == nil {
+			t = []uint32{}
+		}
+		if r == nil {
+			r = []byte{}
+		}
+		if path == nil {
+			path = [][32]byte{}
+		}
+		return ABI.Pack("proveToken", m.DisputeID, t, r, path)
 	}
 	return nil, fmt.Errorf("verifier: %q is not a dispute move", m.Method)
 }

@@ -115,6 +115,9 @@ type TaskInfo struct {
 	Approvals    uint32           `json:"approvals"`
 	Rejections   uint32           `json:"rejections"`
 	DisputeId    *big.Int         `json:"disputeId"`
+	// OutputTokensHash is, for an optimistic task, the sha256 of the revealed output tokens
+	// (each a little-endian u32); zero until the prover reveals them.
+	OutputTokensHash [32]byte `json:"outputTokensHash"`
 }
 
 // DisputeInfo is IVerifier.DisputeInfo.
@@ -132,6 +135,10 @@ type DisputeInfo struct {
 	ChallengerMoves uint32         `json:"challengerMoves"`
 	Resolved        bool           `json:"resolved"`
 	ProverWon       bool           `json:"proverWon"`
+	// OutputToken marks a token dispute (challengeToken): TokenIndex is the output token k
+	// disputed, and [Lo, Hi) the leaf of its output step.
+	OutputToken bool   `json:"outputToken"`
+	TokenIndex  uint64 `json:"tokenIndex"`
 }
 
 // Params is IVerifier.Params.

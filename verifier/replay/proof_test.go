@@ -152,3 +152,45 @@ func FuzzOneStepProof(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOutputToken: a token dispute's record and audit path (attacker-controlled calldata) are
+// checked without panicking, and only the run's own record of output step k proves a token,
+// which is then the token the run sampled.
+func FuzzOutputToken(f *testing.F) {
+	dir := f.TempDir()
+	path := writeModel(f, dir, "m.gguf", gguf.RandomLlama(gguf.TinyParams(gguf.F32), gguf.ByteVocab(), 5))
+	r := doRun(f, gguf.New(), inference.Request{Model: path, Prompt: "fuzz", Sampling: inference.Sampling{MaxTokens: 5}})
+	rp := New(dir)
+	tree := NewTree(Leaves(r.tr))
+	n := uint64(len(r.tr.Steps))
+	out := r.tr.Output()
+	flat := func(p [][32]byte) []byte {
+		var b []byte
+		for _, h := range p {
+			b = append(b, h[:]...)
+		}
+		return b
+	}
+	for k := range out {
+		rec, p, err := TokenProof(r.tr, tree, k)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint64(k), rec, flat(p))
+	}
+	f.Add(uint64(1<<40), []byte{2}, []byte{})
+	f.Fuzz(func(t *testing.T, k uint64, rec, pathBytes []byte) {
+		var p [][32]byte
+		for len(pathBytes) >= 32 {
+			p = append(p, [32]byte(pathBytes[:32]))
+			pathBytes = pathBytes[32:]
+		}
+		tok, err := rp.OutputToken(r.receipt, n, k, rec, p)
+		if err != nil {
+			return
+		}
+		if k >= uint64(len(out)) || tok != out[k] {
+			t.Fatalf("token %d proved as %d, the run sampled %v", k, tok, out)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,8 @@ import (
 var _ interface {
 	StepCount(r *inference.Receipt) (uint64, error)
 	ReplayStep(r *inference.Receipt, steps, index uint64, proof []byte) ([32]byte, error)
+	CheckOutput(r *inference.Receipt, req inference.Request, tokens []uint32) error
+	OutputToken(r *inference.Receipt, steps, k uint64, record []byte, path [][32]byte) (uint32, error)
 } = (*Replayer)(nil)
 
 // asciiOutput zeroes the output rows of <unk>, <s>, </s>, byte 0x00 and bytes >= 0x80 (as the gguf
@@ -221,6 +224,7 @@ func TestStepCountMatchesTraces(t *testing.T) {
 			if c.name == "end of generation" || c.name == "full context" || c.name == "stop string" {
 				checkEveryLeaf(t, rp, r)
 			}
+			checkOutput(t, rp, r)
 			t.Logf("%s: P %d O %d → %d steps", r.resp.DoneReason, r.receipt.PromptTokens, r.receipt.OutputTokens, n)
 		})
 	}
@@ -590,5 +594,69 @@ func TestErrorsAreWrapped(t *testing.T) {
 	var p OneStepProof
 	if err := p.UnmarshalBinary([]byte{9}); !errors.Is(err, ErrFormat) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// checkOutput: the run's own output tokens pass CheckOutput (the engine's response rebuilt from
+// them has the receipt's digest and the run ends at the last), a prefix or an extension of them
+// does not, and OutputToken proves every output token against the trace.
+func checkOutput(t *testing.T, rp *Replayer, r *run) {
+	t.Helper()
+	out := r.tr.Output()
+	if err := rp.CheckOutput(r.receipt, r.req, out); err != nil {
+		t.Fatalf("CheckOutput of the run's own tokens (%s, %d tokens): %v", r.resp.DoneReason, len(out), err)
+	}
+	m, err := rp.Model(r.receipt.ModelDigest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := m.ResponseOf(r.req, int(r.receipt.PromptTokens), out, MaxTokens(r.receipt))
+	if err != nil || resp.DoneReason != r.resp.DoneReason || resp.Text != r.resp.Text || len(resp.ToolCalls) != len(r.resp.ToolCalls) {
+		t.Fatalf("ResponseOf %+v (%v), the engine said %+v", resp, err, r.resp)
+	}
+	if len(out) > 1 {
+		// The prefix's own receipt: count and digest consistent with it; its ending is not.
+		cut := *r.receipt
+		cut.OutputTokens--
+		if cut.OutputDigest, err = inference.OutputDigest(&inference.Response{Text: m.Vocab.Decode(out[:len(out)-1])}); err != nil {
+			t.Fatal(err)
+		}
+		if err := rp.CheckOutput(&cut, r.req, out[:len(out)-1]); err == nil || !strings.Contains(err.Error(), "would go on") {
+			t.Fatalf("a truncated run: %v", err)
+		}
+	}
+	// Past the end: after an end-of-generation token or a stop string, even with room left
+	// (with the limit raised too, a run that ended by length would legitimately go on).
+	longer, req := *r.receipt, r.req
+	longer.OutputTokens++
+	if r.resp.DoneReason == "stop" && longer.Sampling.MaxTokens > 0 {
+		longer.Sampling.MaxTokens++
+		req.Sampling.MaxTokens++
+	}
+	if err := rp.CheckOutput(&longer, req, append(slices.Clone(out), 3+'a')); err == nil ||
+		r.resp.DoneReason == "stop" && !strings.Contains(err.Error(), "not at the last") {
+		t.Fatalf("a run continued past its end: %v", err)
+	}
+	bad := *r.receipt
+	bad.OutputDigest[0] ^= 1
+	if err := rp.CheckOutput(&bad, r.req, out); err == nil {
+		t.Fatal("a false output digest passed CheckOutput")
+	}
+	tree := NewTree(Leaves(r.tr))
+	n := uint64(len(r.tr.Steps))
+	for k := range out {
+		rec, path, err := TokenProof(r.tr, tree, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rp.OutputToken(r.receipt, n, uint64(k), rec, path)
+		if err != nil || got != out[k] {
+			t.Fatalf("OutputToken %d: %d (%v), want %d", k, got, err, out[k])
+		}
+		if k > 0 {
+			if _, err := rp.OutputToken(r.receipt, n, uint64(k-1), rec, path); err == nil {
+				t.Fatalf("the record of token %d proved token %d", k, k-1)
+			}
+		}
 	}
 }

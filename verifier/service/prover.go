@@ -59,8 +59,10 @@ type Prover struct {
 }
 
 type proverTask struct {
-	id  *big.Int
-	run *Run
+	id       *big.Int
+	run      *Run
+	optimist bool // optimistic mode: the output is to be revealed
+	revealed bool
 }
 
 // NewProver returns a prover; Run starts it.
@@ -255,7 +257,8 @@ func (p *Prover) serve(ctx context.Context, s *session, ev *verifier.TaskRequest
 			skip("re-run after a restart gives another trace root than the one submitted", "submitted", short(t.TraceRoot), "now", short(run.Receipt.TraceRoot))
 			return
 		}
-		p.tasks[id] = &proverTask{id: ev.TaskId, run: run}
+		p.tasks[id] = &proverTask{id: ev.TaskId, run: run, optimist: verifier.Mode(t.Mode) == verifier.ModeOptimistic,
+			revealed: t.OutputTokensHash != [32]byte{}}
 		p.mine[id] = true
 		return
 	}
@@ -268,10 +271,34 @@ func (p *Prover) serve(ctx context.Context, s *session, ev *verifier.TaskRequest
 		skip("submitResult failed", "err", err)
 		return
 	}
-	p.tasks[id] = &proverTask{id: ev.TaskId, run: run}
+	pt := &proverTask{id: ev.TaskId, run: run, optimist: verifier.Mode(t.Mode) == verifier.ModeOptimistic}
+	p.tasks[id] = pt
 	p.mine[id] = true
 	s.log.Info("result submitted", "task", ev.TaskId, "output", short(run.Receipt.OutputDigest), "traceRoot", short(run.Receipt.TraceRoot),
 		"steps", run.Steps(), "tokens", run.Receipt.OutputTokens, "tx", r.TxHash, "block", r.BlockNumber)
+	p.reveal(ctx, s, pt)
+}
+
+// reveal reveals the output tokens of an optimistic result (the trace root does not commit to
+// them: an unrevealed output is rejected at the window's end).
+func (p *Prover) reveal(ctx context.Context, s *session, pt *proverTask) {
+	if !pt.optimist || pt.revealed {
+		return
+	}
+	tokens := replay.OutputTokens(pt.run.Trace)
+	r, err := s.vc.RevealOutput(ctx, pt.id, tokens, pt.run.Request)
+	switch name := verifier.ErrorName(err); {
+	case err == nil:
+		pt.revealed = true
+		s.log.Info("output revealed", "task", pt.id, "tokens", len(tokens), "tx", r.TxHash, "gas", r.GasUsed)
+	case name == "AlreadyRevealed":
+		pt.revealed = true
+	case name != "":
+		pt.revealed = true // refused: not retried
+		s.log.Error("output reveal refused", "task", pt.id, "err", err)
+	default:
+		s.log.Warn("output reveal failed, retrying at the next block", "task", pt.id, "err", err)
+	}
 }
 
 // tick acts on the state of every task this prover submitted: defends disputes, finalizes
@@ -288,6 +315,9 @@ func (p *Prover) tick(ctx context.Context, s *session) {
 			s.log.Info("task settled", "task", pt.id, "status", st)
 			delete(p.tasks, id)
 			continue
+		}
+		if pt.optimist && !pt.revealed && t.OutputTokensHash == [32]byte{} && s.head+1 <= t.WindowEnd {
+			p.reveal(ctx, s, pt)
 		}
 		d, err := s.dispute(ctx, t)
 		if err != nil {
@@ -312,6 +342,13 @@ func (p *Prover) move(ctx context.Context, s *session, pt *proverTask, d *verifi
 	}
 	tree := pt.run.Tree
 	lo, hi := int(d.Lo), int(d.Hi)
+	if d.OutputToken {
+		if err := p.proveToken(ctx, s, pt, d); err != nil && verifier.ErrorName(err) == "" && !errors.Is(err, context.Canceled) {
+			return // retried at the next block
+		}
+		p.moved[key] = true
+		return
+	}
 	if mine, err := tree.NodeHash(lo, hi); err != nil || mine != d.Node {
 		s.log.Error("the disputed node is not this prover's", "dispute", d.Id, "range", fmt.Sprintf("[%d,%d)", lo, hi), "err", err)
 		p.moved[key] = true
@@ -353,4 +390,21 @@ func (p *Prover) move(ctx context.Context, s *session, pt *proverTask, d *verifi
 		}
 	}
 	p.moved[key] = true
+}
+
+// proveToken answers a token dispute with the state record of the disputed output step.
+// A nil error or one the module raised is final; others (the connection) are retried.
+func (p *Prover) proveToken(ctx context.Context, s *session, pt *proverTask, d *verifier.DisputeInfo) error {
+	rec, path, err := replay.TokenProof(pt.run.Trace, pt.run.Tree, int(d.TokenIndex))
+	if err != nil {
+		s.log.Error("building the token proof", "dispute", d.Id, "token", d.TokenIndex, "err", err)
+		return nil
+	}
+	r, err := s.vc.ProveToken(ctx, d.Id, replay.OutputTokens(pt.run.Trace), rec, path)
+	if err != nil {
+		s.log.Warn("proveToken failed", "dispute", d.Id, "err", err)
+		return err
+	}
+	s.log.Info("proved token", "dispute", d.Id, "task", d.TaskId, "token", d.TokenIndex, "tx", r.TxHash, "gas", r.GasUsed)
+	return nil
 }

@@ -2,11 +2,15 @@
 // loop over WebSocket subscriptions:
 //
 //   - Prover serves compute tasks for the GGUF models in a directory: it runs the request with
-//     the deterministic gguf engine, signs the receipt, submits it with a bond, defends the
-//     result in a dispute (bisect, then proveStep at one leaf) and finalizes it when due.
+//     the deterministic gguf engine, signs the receipt, submits it with a bond, reveals the
+//     output tokens of an optimistic result right after, defends the result in a dispute
+//     (bisect, then proveStep at one leaf; proveToken in a token dispute) and finalizes it when
+//     due.
 //   - Verifier is a registered verifier: it re-runs results, attests those of attest tasks it
 //     was chosen for, challenges optimistic results whose trace differs from its own and plays
-//     the bisection (always the leftmost child that differs), and finalizes what is due.
+//     the bisection (always the leftmost child that differs), disputes the first revealed output
+//     token that differs from its own when the trace is the same (challengeToken; an output
+//     never revealed is left to finalize, which rejects it), and finalizes what is due.
 //
 // Both reconnect when the connection drops, catch up on the events they missed from the logs,
 // log every decision, and return when their context ends. They decide from the module's state

@@ -44,6 +44,7 @@ type verifierTask struct {
 	abstain    bool // no run possible (no model, no input): neither attest nor challenge
 	attested   bool
 	checked    bool // optimistic: compared with own run
+	waiting    bool // optimistic, same trace: waiting for the output reveal (logged)
 	challenged bool
 }
 
@@ -320,17 +321,13 @@ func (v *Verifier) check(ctx context.Context, s *session, vt *verifierTask, t ve
 	if run == nil {
 		return
 	}
-	vt.checked = true
 	if run.Receipt.TraceRoot == t.TraceRoot && run.Steps() == t.Steps {
-		if run.Receipt.OutputDigest != t.OutputDigest {
-			// The trace does not commit to the output text; a bisection over equal traces
-			// cannot be won. Report, do not challenge.
-			s.log.Warn("same trace but another output digest: not challengeable by bisection", "task", vt.id)
-			return
-		}
-		s.log.Info("result agrees with own run", "task", vt.id, "traceRoot", short(t.TraceRoot))
+		// The same trace. It does not commit to the output: the prover reveals the sampled
+		// tokens, and a token that differs from this run's is disputed by itself.
+		v.checkTokens(ctx, s, vt, t, run)
 		return
 	}
+	vt.checked = true
 	if s.head+1 > t.WindowEnd {
 		s.log.Warn("result differs from own run, but the challenge window closed", "task", vt.id, "windowEnd", t.WindowEnd)
 		return
@@ -347,6 +344,64 @@ func (v *Verifier) check(ctx context.Context, s *session, vt *verifierTask, t ve
 	v.disputes[id.Uint64()] = true
 	s.log.Info("challenged", "task", vt.id, "dispute", id, "theirs", short(t.TraceRoot), "mine", short(run.Receipt.TraceRoot),
 		"steps", fmt.Sprintf("%d/%d", t.Steps, run.Steps()), "tx", r.TxHash)
+}
+
+// checkTokens compares the revealed output tokens of a result whose trace is this verifier's
+// with its own, and disputes the first one that differs. Until the prover reveals them it
+// waits: finalize rejects an output not revealed by the window's end.
+func (v *Verifier) checkTokens(ctx context.Context, s *session, vt *verifierTask, t verifier.TaskInfo, run *Run) {
+	if t.OutputTokensHash == [32]byte{} {
+		if !vt.waiting {
+			vt.waiting = true
+			s.log.Info("same trace as own run; waiting for the output reveal", "task", vt.id, "windowEnd", t.WindowEnd)
+		}
+		return
+	}
+	mine := replay.OutputTokens(run.Trace)
+	if replay.TokensHash(mine) == t.OutputTokensHash {
+		vt.checked = true
+		s.log.Info("result agrees with own run", "task", vt.id, "traceRoot", short(t.TraceRoot), "tokens", len(mine))
+		return
+	}
+	theirs, err := s.vc.RevealedOutput(ctx, vt.id)
+	if err != nil || theirs == nil {
+		s.log.Warn("reading the revealed output", "task", vt.id, "err", err)
+		return // retried at the next block
+	}
+	k := firstDiff(mine, theirs)
+	vt.checked = true
+	if s.head+1 > t.WindowEnd {
+		s.log.Warn("revealed output differs from own run, but the challenge window closed", "task", vt.id, "token", k)
+		return
+	}
+	id, r, err := s.vc.ChallengeToken(ctx, vt.id, uint64(k), v.ChallengeBond)
+	if err != nil {
+		if verifier.ErrorName(err) == "" {
+			vt.checked = false // retried at the next block
+		}
+		s.log.Warn("token challenge failed", "task", vt.id, "token", k, "err", err)
+		return
+	}
+	vt.challenged = true
+	v.disputes[id.Uint64()] = true
+	s.log.Info("challenged token", "task", vt.id, "dispute", id, "token", k, "theirs", tokenAt(theirs, k), "mine", tokenAt(mine, k), "tx", r.TxHash)
+}
+
+// firstDiff is the first index where a and b differ (the shorter length if one is a prefix).
+func firstDiff(a, b []uint32) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func tokenAt(ts []uint32, k int) any {
+	if k < len(ts) {
+		return ts[k]
+	}
+	return "none"
 }
 
 // choose picks, after the prover's bisection of dispute d, the leftmost child whose hash differs

@@ -31,17 +31,8 @@ func (m *Module) challenge(call *metisvm.Call, args []any) ([]any, error) {
 	if call.Caller == s.Addr(taskWord(id, tProver)) {
 		return nil, metisvm.RevertReason("verifier: a prover cannot challenge itself")
 	}
-	d := s.U64(slotDisputeCount) + 1
-	s.SetU64(slotDisputeCount, d)
-	s.SetU64(disputeWord(d, dTask), id)
-	s.SetAddr(disputeWord(d, dChallenger), call.Caller)
-	s.SetU256(disputeWord(d, dBond), call.Value)
-	s.SetWord(disputeWord(d, dRange), disputeRange{lo: 0, hi: s.U64(taskWord(id, tSteps)), deadline: call.BlockNumber + p.MoveTimeout, challengerMoves: 1}.word())
-	s.SetWord(disputeWord(d, dNode), s.Word(taskWord(id, tTraceRoot)))
-	s.SetU64(disputeWord(d, dFlags), flagLive|flagProverToMove)
-	s.SetU64(taskWord(id, tDispute), d)
-	meta.status = uint8(verifier.StatusChallenged)
-	s.SetWord(taskWord(id, tMeta), meta.word())
+	r := disputeRange{lo: 0, hi: s.U64(taskWord(id, tSteps)), deadline: call.BlockNumber + p.MoveTimeout, challengerMoves: 1}
+	d := m.openDispute(s, call, id, meta, r, s.Word(taskWord(id, tTraceRoot)), 0)
 	if s.Err() == nil {
 		s.Fail(call.EmitEvent("Challenged", idb, idBig(d), call.Caller, bigOf(call.Value)))
 	}
@@ -87,6 +78,9 @@ func (m *Module) bisect(call *metisvm.Call, args []any) ([]any, error) {
 	d, _, r, err := loadMove(call, s, idb, true)
 	if err != nil {
 		return nil, err
+	}
+	if s.U64(disputeWord(d, dFlags))&flagToken != 0 {
+		return nil, call.Revert("BadMove", "a token dispute: prove it with proveToken")
 	}
 	if r.hi-r.lo < 2 {
 		return nil, call.Revert("BadMove", "the dispute is at one step: prove it with proveStep")
@@ -143,6 +137,9 @@ func (m *Module) proveStep(call *metisvm.Call, args []any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.U64(disputeWord(d, dFlags))&flagToken != 0 {
+		return nil, call.Revert("BadMove", "a token dispute: prove it with proveToken")
+	}
 	if r.hi-r.lo != 1 {
 		return nil, call.Revert("BadMove", "not at one step yet: bisect")
 	}
@@ -172,14 +169,16 @@ func (m *Module) proveStep(call *metisvm.Call, args []any) ([]any, error) {
 
 // resolve settles dispute d: the loser's bond goes to the winner minus slashCutBps to LazAI. A
 // losing prover's task is rejected and the fee refunded; after a winning prover the task is
-// Submitted again, open to further challenges until its window ends.
+// Submitted again, open to further challenges until its window ends, and the window is extended
+// to at least moveTimeout blocks from now: a dispute (perhaps opened by the prover's accomplice
+// and played slowly) must not run the window out under other challengers.
 func (m *Module) resolve(call *metisvm.Call, s *store.S, d uint64, proverWon bool, reason string) error {
 	task := s.U64(disputeWord(d, dTask))
 	meta := metaOf(s.Word(taskWord(task, tMeta)))
 	p := readParams(s)
 	prover := s.Addr(taskWord(task, tProver))
 	challenger := s.Addr(disputeWord(d, dChallenger))
-	flags := uint64(flagLive | flagResolved)
+	flags := uint64(flagLive|flagResolved) | s.U64(disputeWord(d, dFlags))&flagToken
 	if proverWon {
 		flags |= flagProverWon
 	}
@@ -192,6 +191,7 @@ func (m *Module) resolve(call *metisvm.Call, s *store.S, d uint64, proverWon boo
 	if proverWon {
 		forfeit = s.U256(disputeWord(d, dBond))
 		meta.status = uint8(verifier.StatusSubmitted)
+		meta.windowEnd = max(meta.windowEnd, call.BlockNumber+p.MoveTimeout)
 	} else {
 		loser, winner = prover, challenger
 		forfeit = s.U256(taskWord(task, tBond))

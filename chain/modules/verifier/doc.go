@@ -54,12 +54,47 @@
 //
 // The loser's bond goes to the winner, minus slashCutBps to LazAI. If the prover loses, its
 // result is rejected and the fee refunded. If it wins, the task is open to further challenges
-// until the window ends.
+// until the window ends, which is extended to at least moveTimeout blocks after the dispute: a
+// slow dispute, perhaps opened by the prover's accomplice, must not run the window out under
+// an honest challenger.
+//
+// # Output reveal and token disputes
+//
+// The trace root commits to every step of the run, including the token each output step
+// sampled, but not to the receipt's output digest, its output token count, or why the run
+// ended. So an optimistic result also needs its output revealed:
+//
+//   - revealOutput (the prover, once, while the window is open, also during a dispute): the
+//     sampled tokens and the request. StepReplayer.CheckOutput (verifier/replay, over
+//     gguf.Model.ResponseOf, the engine's own ending and text logic without the forward passes)
+//     checks the following. The request hashes to the input digest, carries the receipt's
+//     sampling and gives PromptTokens. There are OutputTokens tokens. The run ends exactly at
+//     the last one: an end-of-generation token, a stop string, maxTokens (0: the engine's
+//     default) or the full context, and none of these earlier. The response the engine builds
+//     from them (detokenized, cut at the stop string, parsed as a tool call) has the receipt's
+//     output digest. Otherwise the reveal reverts BadOutput. The module stores sha256 of the
+//     tokens (u32 little-endian each) and publishes the tokens in OutputRevealed. It extends
+//     the window to at least moveTimeout blocks after the reveal.
+//   - finalize rejects an optimistic result whose output was never revealed (the fee back, the
+//     bond to the requester minus slashCutBps).
+//   - challengeToken (anyone but the prover, with a bond): claims that the trace's output step
+//     for token k, at position PromptTokens−1+k, sampled another token than tokens[k].
+//   - proveToken (the prover, within moveTimeout): the revealed tokens again (checked against
+//     the stored hash), the output step's state record and its audit path to leaf
+//     Layout.OutputIndex(PromptTokens−1+k) (StepReplayer.OutputToken). If the record's sampled
+//     token is tokens[k], the prover wins. Any other token, or an invalid record or path,
+//     loses, as does a missed deadline.
+//
+// A token dispute takes one move per side. It reuses the dispute storage, marked as a token
+// dispute, with [lo, lo+1) the output step's leaf. Bisection makes the trace honest, token
+// disputes make the revealed tokens the trace's, and the reveal check makes the output digest,
+// the token count and the ending follow from those tokens.
 //
 // # What each mode proves
 //
-// Optimistic mode proves that the output follows bit for bit from the model and the request,
-// unless nobody who re-ran it disputed it in time. It applies to inference/gguf only, whose runs
+// Optimistic mode proves that the output follows bit for bit from the model, the request and the
+// receipt's sampling parameters, unless nobody who re-ran it disputed it in time: the trace by
+// bisection, the output text by the reveal and token disputes. It applies to inference/gguf only, whose runs
 // are bit-exact and traced. Attest mode proves only that k chosen verifiers got the same output
 // digest. With Ollama (llama.cpp), runs are not guaranteed reproducible, so an honest prover can
 // be out-voted by honest verifiers. The mode measures agreement, not correctness.

@@ -24,12 +24,15 @@ var gasSchedule = map[string]uint64{
 	"registerVerifier": 10_000, "unregisterVerifier": 5_000, "withdrawVerifierStake": 5_000,
 	"requestCompute": 20_000, "submitResult": 40_000, "attest": 5_000, "finalize": 10_000,
 	"challenge": 10_000, "bisect": 5_000, "choose": 5_000, "proveStep": 500_000,
+	"revealOutput": 50_000, "challengeToken": 10_000, "proveToken": 20_000,
 	"setParams": 2_000,
 	"params":    500, "taskCount": 500, "task": 2_000, "dispute": 1_000, "verifiers": 1_000,
 	"verifierStake": 500,
 }
 
-// ReplayGasPerByte is proveStep's charge per byte of proof, on top of its base.
+// ReplayGasPerByte is proveStep's charge per byte of proof, on top of its base; proveToken pays
+// it per byte of record and of tokens (4 a token), revealOutput per byte of request and of
+// tokens (its base covers loading the model's tokenizer state and the hashing).
 const ReplayGasPerByte = 8
 
 // Module is the Verifier system module.
@@ -55,6 +58,7 @@ func New(p verifier.Params, chainID uint64, r StepReplayer) *Module {
 		"requestCompute":        m.requestCompute, "submitResult": m.submitResult, "attest": m.attest,
 		"finalize": m.finalize, "challenge": m.challenge, "bisect": m.bisect, "choose": m.choose,
 		"proveStep": m.proveStep, "setParams": m.setParams,
+		"revealOutput": m.revealOutput, "challengeToken": m.challengeToken, "proveToken": m.proveToken,
 		"params": m.viewParams, "taskCount": m.viewTaskCount, "task": m.viewTask,
 		"dispute": m.viewDispute, "verifiers": m.viewVerifiers, "verifierStake": m.viewVerifierStake,
 	}
@@ -143,6 +147,7 @@ const (
 	tDispute
 	tVerifiers // count; verifier i at Slot("taskVerifier", id, i)
 	tTokens    // prompt and output token counts
+	tOutput    // sha256 of the revealed output tokens (u32 LE each); zero: not revealed
 )
 
 type taskMeta struct {
@@ -201,6 +206,7 @@ const (
 	dFlags // proverToMove (bit 0), resolved (bit 1), proverWon (bit 2)
 	dLeft
 	dRight
+	dToken // a token dispute (flagToken): the output token index k
 )
 
 type disputeRange struct {
@@ -231,6 +237,8 @@ const (
 	// flagLive is always set, so the flags word never returns to zero between moves: each move
 	// then rewrites a nonzero slot (2,900 gas) instead of setting a zero one (20,000).
 	flagLive = 8
+	// flagToken marks a token dispute (challengeToken): one prover move, proveToken.
+	flagToken = 16
 )
 
 func disputeWord(id, w uint64) common.Hash {

@@ -25,4 +25,15 @@ type StepReplayer interface {
 	// leaf's preimage: the RFC 6962 leaf is SHA-256(0x00 | step hash)). An error means the proof
 	// itself is invalid.
 	ReplayStep(r *inference.Receipt, steps, index uint64, proof []byte) ([32]byte, error)
+	// CheckOutput checks a prover's reveal of the run's output tokens: req hashes to
+	// r.InputDigest (and has the receipt's sampling and prompt length), there are r.OutputTokens
+	// tokens, the engine would have ended the run exactly at the last one, and the response it
+	// would have built from them has r.OutputDigest. An error wrapping ErrNoModel if the model is
+	// not held here; any other error refuses the reveal.
+	CheckOutput(r *inference.Receipt, req inference.Request, tokens []uint32) error
+	// OutputToken checks that record is the state record of the output step that sampled output
+	// token k of the run, proven by path to be that leaf of the trace of steps leaves whose root
+	// is r.TraceRoot, and returns the token that step sampled. An error means the proof is
+	// invalid.
+	OutputToken(r *inference.Receipt, steps, k uint64, record []byte, path [][32]byte) (uint32, error)
 }

@@ -129,7 +129,7 @@ func (m *Module) viewTask(call *metisvm.Call, args []any) ([]any, error) {
 		TraceRoot: s.Word(taskWord(id, tTraceRoot)), Steps: s.U64(taskWord(id, tSteps)),
 		ProverBond: bigOf(s.U256(taskWord(id, tBond))), WindowEnd: meta.windowEnd,
 		Verifiers: []common.Address{}, Approvals: meta.approvals, Rejections: meta.rejections,
-		DisputeId: idBig(s.U64(taskWord(id, tDispute))),
+		DisputeId: idBig(s.U64(taskWord(id, tDispute))), OutputTokensHash: s.Word(taskWord(id, tOutput)),
 	}
 	for i, n := uint64(0), s.U64(taskWord(id, tVerifiers)); i < n && s.Err() == nil; i++ {
 		info.Verifiers = append(info.Verifiers, s.Addr(taskVerifierSlot(id, i)))
@@ -156,6 +156,7 @@ func (m *Module) viewDispute(call *metisvm.Call, args []any) ([]any, error) {
 		ProverToMove: flags&flagProverToMove != 0, MoveDeadline: r.deadline,
 		ProverMoves: r.proverMoves, ChallengerMoves: r.challengerMoves,
 		Resolved: flags&flagResolved != 0, ProverWon: flags&flagProverWon != 0,
+		OutputToken: flags&flagToken != 0, TokenIndex: s.U64(disputeWord(d, dToken)),
 	}
 	return []any{info}, s.Err()
 }

@@ -282,6 +282,14 @@ func (m *Module) finalize(call *metisvm.Call, args []any) ([]any, error) {
 		if call.BlockNumber <= meta.windowEnd {
 			return nil, call.Revert("TooEarly", call.BlockNumber, meta.windowEnd)
 		}
+		// The trace root does not commit to the output: without the tokens revealed and open to
+		// dispute, the output digest is unchecked.
+		if s.Word(taskWord(id, tOutput)) == (common.Hash{}) {
+			if err := s.Err(); err != nil {
+				return nil, err
+			}
+			return nil, m.reject(call, s, id, meta, p, "the output was not revealed")
+		}
 		return nil, m.succeed(call, s, id, meta, p)
 	case verifier.StatusChallenged:
 		d := s.U64(taskWord(id, tDispute))
@@ -348,8 +356,9 @@ func (m *Module) succeed(call *metisvm.Call, s *store.S, id uint64, meta taskMet
 	return s.Err()
 }
 
-// reject refunds the fee and, in attest mode, forfeits the prover's bond to the requester (minus
-// the slash cut to LazAI). A dispute the prover loses is settled by resolve instead.
+// reject refunds the fee and forfeits the prover's bond to the requester (minus the slash cut to
+// LazAI): in attest mode after a rejecting majority, in optimistic mode when the output was not
+// revealed by the end of the window. A dispute the prover loses is settled by resolve instead.
 func (m *Module) reject(call *metisvm.Call, s *store.S, id uint64, meta taskMeta, p verifier.Params, reason string) error {
 	requester := s.Addr(taskWord(id, tRequester))
 	fee := s.U256(taskWord(id, tFee))

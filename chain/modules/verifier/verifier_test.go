@@ -143,10 +143,16 @@ func (e *env) dispute(id *big.Int) verifier.DisputeInfo {
 	return out
 }
 
-func topicOf(r *types.Receipt, name string) *big.Int {
+func topicOf(r *types.Receipt, name string) *big.Int { return topicN(r, name, 1) }
+
+// disputeOf is the dispute id of a Challenged event: its second indexed argument (the first is
+// the task id).
+func disputeOf(r *types.Receipt) *big.Int { return topicN(r, "Challenged", 2) }
+
+func topicN(r *types.Receipt, name string, n int) *big.Int {
 	for _, l := range r.Logs {
-		if l.Address == verifier.Address && l.Topics[0] == verifier.ABI.Events[name].ID {
-			return l.Topics[1].Big()
+		if l.Address == verifier.Address && l.Topics[0] == verifier.ABI.Events[name].ID && len(l.Topics) > n {
+			return l.Topics[n].Big()
 		}
 	}
 	return nil
@@ -188,6 +194,17 @@ func abiReceipt(r *inference.Receipt) verifier.Receipt {
 }
 
 var bond = big.NewInt(1e17)
+
+// reveal reveals the run's output tokens (the prover's move after submitResult).
+func (e *env) reveal(id *big.Int, req inference.Request, tokens []uint32) (*types.Receipt, error) {
+	e.t.Helper()
+	in, err := verifier.EncodeRequest(req)
+	e.ok(err)
+	if tokens == nil {
+		tokens = []uint32{}
+	}
+	return e.send(prover, nil, "revealOutput", id, tokens, in)
+}
 
 // TestAttestation: three registered verifiers are chosen; two matching attestations finalize;
 // the fee pays the prover, the protocol cut and the model's holders; double finalize refuses.
@@ -273,6 +290,8 @@ func TestOptimisticUnchallenged(t *testing.T) {
 	_, err := e.send(prover, bond, "submitResult", id, abiReceipt(rcpt), uint64(len(tr.Steps)+1))
 	e.refused(err, "BadReceipt") // the leaf count must be the run's
 	e.must(prover, bond, "submitResult", id, abiReceipt(rcpt), uint64(len(tr.Steps)))
+	_, err = e.reveal(id, req, tr.Output())
+	e.ok(err)
 	_, err = e.send(requester, nil, "finalize", id)
 	e.refused(err, "TooEarly")
 	e.advanceTo(e.task(id).WindowEnd)
@@ -372,10 +391,12 @@ func TestDisputes(t *testing.T) {
 			e.ok(rcpt.Sign(e.net.Keys[prover]))
 		}
 		e.must(prover, bond, "submitResult", id, abiReceipt(rcpt), uint64(len(claim)))
+		_, err := e.reveal(id, req, tr.Output()) // the output is honest; the trace root may not be
+		e.ok(err)
 		challengerHonest := lie >= 0
 		var d *big.Int
 		r := e.must(challenger, bond, "challenge", id)
-		d = topicOf(r, "Challenged")
+		d = disputeOf(r)
 		if challengerHonest {
 			e.game(d, claim, honest, tr, req, lie)
 		} else {
@@ -412,7 +433,7 @@ func TestDisputes(t *testing.T) {
 	id, req := e.request(verifier.ModeOptimistic, "silent prover", 4)
 	rcpt, tr := e.run(req)
 	e.must(prover, bond, "submitResult", id, abiReceipt(rcpt), uint64(len(tr.Steps)))
-	d := topicOf(e.must(challenger, bond, "challenge", id), "Challenged")
+	d := disputeOf(e.must(challenger, bond, "challenge", id))
 	_, err := e.send(challenger, nil, "choose", d, true)
 	e.refused(err, "NotYourMove")
 	_, err = e.send(requester, nil, "finalize", id)
@@ -428,7 +449,7 @@ func TestDisputes(t *testing.T) {
 	id, req = e.request(verifier.ModeOptimistic, "silent challenger", 4)
 	rcpt, tr = e.run(req)
 	e.must(prover, bond, "submitResult", id, abiReceipt(rcpt), uint64(len(tr.Steps)))
-	d = topicOf(e.must(challenger, bond, "challenge", id), "Challenged")
+	d = disputeOf(e.must(challenger, bond, "challenge", id))
 	leaves := replay.NewTree(replay.Leaves(tr))
 	mid := int(replay.Split(0, uint64(len(tr.Steps))))
 	l, _ := leaves.NodeHash(0, mid)
