@@ -11,14 +11,14 @@ func newRootCmd() *cobra.Command {
 		Use:   "metis",
 		Short: "metis: chain core, agents and tools in one binary",
 		Long: `metis is a Go framework for autonomous AI agents and the chain core they run on
-(Hyperion: MetisVM + MPEF + MetisDB). Today this binary runs the dev chain; holds the tools
-for MetisDB, the versioned, authenticated key-value store under it; drives three system
-modules: DAT (data anchoring tokens), iDAO (governance with AI-agent members) and LazAI
-(fee routing and Holders Mining); and runs local inference with signed receipts. Agents
-and 'metis up' come next (see docs/roadmap.md).
+(Hyperion: MetisVM + MPEF + MetisDB). This binary runs the dev chain and its system modules
+— DAT (data anchoring tokens), iDAO (governance with AI-agent members), Verifier (verifiable
+compute) and LazAI (fee routing and Holders Mining) — local inference with signed receipts,
+the agents that use all of them, and the MetisDB tools.
 
 Start with:
 
+  metis up          a dev chain and a fleet of example agents, with a live log
   metis node --dev  a dev chain on 127.0.0.1:8545 (chain id 1337, funded test accounts)
   metis db demo     write a million keys, read, prove, prune and reopen them
   metis dat --help  anchor a dataset or model on chain, mint usage tokens, earn from use
@@ -35,6 +35,6 @@ Start with:
 	}
 	root.AddCommand(newVersionCmd(), newNodeCmd(), newDBCmd(), newInferCmd(),
 		newDATCmd(), newStakeCmd(), newUnstakeCmd(), newWithdrawCmd(), newRewardsCmd(), newIDAOCmd(),
-		newVerifyCmd(), newVerifierCmd(), newProverCmd(), newAgentCmd())
+		newVerifyCmd(), newVerifierCmd(), newProverCmd(), newAgentCmd(), newUpCmd())
 	return root
 }
