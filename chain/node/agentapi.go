@@ -13,11 +13,11 @@ package node
 // Fan-out follows chain/rpc's subscriptions: the publisher hands each matching subscriber the
 // event, encoded once, without ever blocking; each subscriber has a bounded queue
 // (rpc.Options.SubscriptionBuffer) and a goroutine writing it to the client. A subscriber whose
-// queue is full is dropped: chain/rpc closes such a connection, which this package cannot reach,
-// so a dropped subscription instead gets one last notification {"dropped": reason}
-// (event.Dropped) and nothing more; agents/stream ends the subscription there with
-// event.ErrDropped. A client that stops reading altogether is cut off by go-ethereum's write
-// deadline and ping timeout. Either way publishers and other subscribers are never held up.
+// queue is full is dropped: it gets one last notification {"dropped": reason} (event.Dropped;
+// agents/stream ends the subscription there with event.ErrDropped) and then its connection is
+// closed (rpc.Server.CloseConn), as chain/rpc closes the eth_subscribe subscribers it drops, so
+// a client that fell behind reconnects and catches up with agent_recent instead of keeping a
+// connection that silently lost events. Publishers and other subscribers are never held up.
 
 import (
 	"context"
@@ -119,7 +119,8 @@ func (n *Node) registerAgentService(o *rpc.Options) {
 		return
 	}
 	n.agents = newAgentStream(n.chain, n.log, o.SubscriptionBuffer, o.MaxSubscriptionsPerConn)
-	o.Services["agent"] = &agentAPI{s: n.agents}
+	n.agentAPI = &agentAPI{s: n.agents}
+	o.Services["agent"] = n.agentAPI
 }
 
 // Agents returns the node's agent event stream, or nil when Config.RPC.Services replaced the
@@ -357,7 +358,12 @@ func (s *AgentStream) Subscribe(f event.Filter, ch chan<- *event.Event) (getheve
 }
 
 // agentAPI is the agent_ JSON-RPC namespace.
-type agentAPI struct{ s *AgentStream }
+type agentAPI struct {
+	s *AgentStream
+	// closeConn closes a WebSocket connection by remote address (rpc.Server.CloseConn); set by
+	// the node once the server exists, before it serves.
+	closeConn func(remoteAddr string) bool
+}
 
 // Publish relays a signed event (agent_publish); errors carry event's codes.
 func (a *agentAPI) Publish(ctx context.Context, raw json.RawMessage) error {
@@ -416,6 +422,17 @@ func (a *agentAPI) Events(ctx context.Context, f *event.Filter) (*gethrpc.Subscr
 	return rs, nil
 }
 
+// dropped tells a dropped subscriber why (event.Dropped, written synchronously, so it arrives
+// unless the client stopped reading) and then closes its connection, as chain/rpc does with the
+// eth_subscribe subscribers it drops: a client that fell behind must reconnect and catch up
+// (agent_recent) rather than keep a connection that silently lost events.
+func (a *agentAPI) dropped(n *gethrpc.Notifier, rs *gethrpc.Subscription, sub *agentSub) {
+	_ = n.Notify(rs.ID, event.Dropped{Dropped: sub.reason})
+	if a.closeConn != nil && sub.remote != "" {
+		a.closeConn(sub.remote)
+	}
+}
+
 // forward writes sub's queue to the client until it unsubscribes, the connection ends or the
 // stream drops it.
 func (a *agentAPI) forward(n *gethrpc.Notifier, rs *gethrpc.Subscription, sub *agentSub) {
@@ -423,7 +440,7 @@ func (a *agentAPI) forward(n *gethrpc.Notifier, rs *gethrpc.Subscription, sub *a
 	for {
 		select {
 		case <-sub.gone:
-			n.Notify(rs.ID, event.Dropped{Dropped: sub.reason})
+			a.dropped(n, rs, sub)
 			return
 		default:
 		}
@@ -431,10 +448,11 @@ func (a *agentAPI) forward(n *gethrpc.Notifier, rs *gethrpc.Subscription, sub *a
 		case r := <-sub.queue:
 			if err := n.Notify(rs.ID, r.enc); err != nil {
 				a.s.drop(sub, "notification failed: "+err.Error())
+				a.dropped(n, rs, sub)
 				return
 			}
 		case <-sub.gone:
-			n.Notify(rs.ID, event.Dropped{Dropped: sub.reason})
+			a.dropped(n, rs, sub)
 			return
 		case <-rs.Err():
 			return

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -436,6 +437,17 @@ func TestAgentSlowSubscriberDropped(t *testing.T) {
 		var d event.Dropped
 		if json.Unmarshal(last, &d) == nil && d.Dropped != "" {
 			t.Logf("dropped notice: %s", d.Dropped)
+			// Then the node closes the connection, as chain/rpc does for eth_subscribe: the
+			// next read ends with the connection, not with our generous deadline.
+			if err := slow.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := slow.ReadMessage()
+			var ne net.Error
+			if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+				t.Fatalf("the dropped subscriber's connection stayed open: %v", err)
+			}
+			t.Logf("connection closed by the node: %v", err)
 			break
 		}
 	}

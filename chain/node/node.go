@@ -71,6 +71,7 @@ type Node struct {
 	metricLn net.Listener
 	metrics  *nodeMetrics
 	agents   *AgentStream // the agent_ namespace's stream (agentapi.go)
+	agentAPI *agentAPI
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -134,6 +135,9 @@ func New(cfg Config) (n *Node, err error) {
 	n.registerAgentService(&ropts) // agent_ namespace (agentapi.go)
 	if n.rpc, err = rpc.New(newBackend(n.chain), ropts); err != nil {
 		return nil, fmt.Errorf("node: rpc: %w", err)
+	}
+	if n.agentAPI != nil {
+		n.agentAPI.closeConn = n.rpc.CloseConn
 	}
 	n.metrics.rpc = n.rpc
 	if n.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

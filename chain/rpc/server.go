@@ -388,6 +388,19 @@ func (r *connRegistry) remove(wc *wsConn) {
 	}
 }
 
+// CloseConn closes the WebSocket connection whose remote address is remoteAddr (as
+// go-ethereum's rpc.PeerInfo reports it), the way the server closes a subscriber it drops for
+// falling behind; services of other namespaces (chain/node's agent_) use it for theirs. It
+// reports whether such a connection was open.
+func (s *Server) CloseConn(remoteAddr string) bool {
+	wc := s.conns.get(remoteAddr)
+	if wc == nil {
+		return false
+	}
+	wc.conn.Close()
+	return true
+}
+
 func (r *connRegistry) closeAll() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
