@@ -13,6 +13,7 @@ import (
 	"fmt"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethevent "github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/rpc"
@@ -60,6 +61,16 @@ type nodeError struct {
 
 func (e *nodeError) Error() string   { return e.err.Error() }
 func (e *nodeError) Unwrap() []error { return []error{e.target, e.err} }
+
+// LastSeq asks the node for the highest Seq it relayed for agent (agent_lastSeq), 0 if none: a
+// restarted agent continues from it (agents.WithLastSeq).
+func LastSeq(ctx context.Context, c *rpc.Client, agent common.Address) (uint64, error) {
+	var n hexutil.Uint64
+	if err := c.CallContext(ctx, &n, "agent_lastSeq", agent); err != nil {
+		return 0, wrap(err)
+	}
+	return uint64(n), nil
+}
 
 // Recent returns up to limit (0: the node's default, 100) of the most recent events matching f
 // that the node still holds (agent_recent), oldest first.

@@ -365,6 +365,14 @@ type agentAPI struct {
 	closeConn func(remoteAddr string) bool
 }
 
+// LastSeq is the highest Seq relayed for agent since the node started (agent_lastSeq), 0 if
+// none: an agent process that restarts continues from it, since a Seq not above it is refused.
+func (a *agentAPI) LastSeq(agent common.Address) hexutil.Uint64 {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	return hexutil.Uint64(a.s.lastSeq[agent])
+}
+
 // Publish relays a signed event (agent_publish); errors carry event's codes.
 func (a *agentAPI) Publish(ctx context.Context, raw json.RawMessage) error {
 	return a.s.Publish(ctx, raw)

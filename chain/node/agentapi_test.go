@@ -478,3 +478,37 @@ func TestAgentLocalSubscriberDropped(t *testing.T) {
 		t.Fatalf("stats: %+v", st)
 	}
 }
+
+// TestAgentLastSeq: agent_lastSeq reports the highest Seq relayed for an agent (0 before any), so
+// a restarted agent process continues above it instead of being refused as a replay.
+func TestAgentLastSeq(t *testing.T) {
+	ctx := context.Background()
+	an := startAgentNet(t, nil)
+	if n, err := stream.LastSeq(ctx, an.http, an.addrs[1]); err != nil || n != 0 {
+		t.Fatalf("before any event: %d, %v", n, err)
+	}
+	for range 3 {
+		if err := stream.Publish(ctx, an.http, an.event(t, 1, event.Thought, `{"text":"x"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := stream.LastSeq(ctx, an.ws, an.addrs[1])
+	if err != nil || n != 3 {
+		t.Fatalf("after three events: %d, %v", n, err)
+	}
+	// A "restarted" agent that starts again from 1 is refused; one that continues is relayed.
+	stale := &event.Event{Kind: event.Started, Seq: 1, Time: time.Now().UnixMilli()}
+	if err := stale.Sign(an.keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Publish(ctx, an.http, stale); !errors.Is(err, event.ErrStaleSeq) {
+		t.Fatalf("restart from 1: %v, want ErrStaleSeq", err)
+	}
+	next := &event.Event{Kind: event.Started, Seq: n + 1, Time: time.Now().UnixMilli()}
+	if err := next.Sign(an.keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Publish(ctx, an.http, next); err != nil {
+		t.Fatalf("continuing at %d: %v", n+1, err)
+	}
+}

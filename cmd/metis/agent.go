@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
@@ -104,8 +103,8 @@ Example spec:
 			if !noPublish {
 				// Continue after the last event the node relayed for this agent.
 				addr := crypto.PubkeyToAddress(key.PublicKey)
-				if evs, err := agentstream.Recent(ctx, rc, event.Filter{Agents: []common.Address{addr}}, 1); err == nil && len(evs) > 0 {
-					opts = append(opts, agents.WithLastSeq(evs[len(evs)-1].Seq))
+				if last, err := agentstream.LastSeq(ctx, rc, addr); err == nil && last > 0 {
+					opts = append(opts, agents.WithLastSeq(last))
 				}
 				opts = append(opts, agents.WithPublisher(&nodePublisher{rc: rc, errOut: cmd.ErrOrStderr()}))
 			}
