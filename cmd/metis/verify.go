@@ -217,8 +217,11 @@ func newVerifySubmitCmd(f *chainFlags) *cobra.Command {
 		Long: `Submit sends the signed receipt in --receipt (the JSON 'metis infer --receipt-out' writes;
 it must be signed by the account sending it, over this chain's id) as the result of task
 ID, with --bond (default: the module's minimum prover bond). For an optimistic task,
---steps is the number of leaves of the run's trace. 'metis prover run' does all of this
-by itself.
+--steps is the number of leaves of the run's trace, and the output's token ids must then
+be revealed (revealOutput: checked on chain against the receipt's output digest) before
+the challenge window ends, or the result is rejected; a receipt does not carry them, so
+optimistic tasks are for 'metis prover run', which runs the model, submits, reveals and
+defends disputes by itself (or for the Go client's RevealOutput).
 
 ` + chainFlagsHelp,
 		Example: `  metis verify submit 1 --receipt receipt.json --steps 530 --dev-account 2`,
@@ -257,6 +260,9 @@ by itself.
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "result of task %s submitted (output %s)\n", id, rc.OutputDigest)
 			printTx(cmd, c, r)
+			if t, err := v.Task(ctx, id); err == nil && verifier.Mode(t.Mode) == verifier.ModeOptimistic {
+				fmt.Fprintf(cmd.OutOrStdout(), "note: reveal the output's tokens before block %d, or the result is rejected (see --help)\n", t.WindowEnd)
+			}
 			return nil
 		},
 	}
