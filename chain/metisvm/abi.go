@@ -90,6 +90,32 @@ func NewRouter(a *abi.ABI) *Router {
 	return &Router{abi: a, routes: make(map[[4]byte]route)}
 }
 
+// NewRouterFor returns a router for a with every method routed: handlers[name] charging
+// gas[name] first. It panics unless handlers, gas and the ABI's methods name exactly the same
+// methods, so a module cannot leave a method unrouted (it would revert "unknown selector") or
+// charge a forgotten method nothing.
+func NewRouterFor(a *abi.ABI, gas map[string]uint64, handlers map[string]Handler) *Router {
+	for name := range a.Methods {
+		if handlers[name] == nil {
+			panic(fmt.Sprintf("metisvm: ABI method %q has no handler", name))
+		}
+	}
+	r := NewRouter(a)
+	for name, fn := range handlers {
+		g, ok := gas[name]
+		if !ok {
+			panic(fmt.Sprintf("metisvm: method %q has no gas in the schedule", name))
+		}
+		r.Handle(name, g, fn)
+	}
+	for name := range gas {
+		if handlers[name] == nil {
+			panic(fmt.Sprintf("metisvm: gas schedule names %q, which has no handler", name))
+		}
+	}
+	return r
+}
+
 // Handle routes the ABI method name to fn, charging gas first. It panics if
 // the ABI has no such method: routes are wired at start-up, and a typo must
 // not become a chain that silently reverts.

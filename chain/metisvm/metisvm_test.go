@@ -849,3 +849,34 @@ func FuzzModuleCall(f *testing.F) {
 		}
 	})
 }
+
+// TestNewRouterFor: a router built from a schedule refuses, at construction, an ABI method
+// without a handler, a handler without gas, and gas for no handler.
+func TestNewRouterFor(t *testing.T) {
+	a, err := abi.JSON(strings.NewReader(`[
+		{"type":"function","name":"one","inputs":[],"outputs":[],"stateMutability":"nonpayable"},
+		{"type":"function","name":"two","inputs":[],"outputs":[],"stateMutability":"nonpayable"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := func(*metisvm.Call, []any) ([]any, error) { return nil, nil }
+	for name, tc := range map[string]struct {
+		gas      map[string]uint64
+		handlers map[string]metisvm.Handler
+		panics   bool
+	}{
+		"complete":        {map[string]uint64{"one": 1, "two": 2}, map[string]metisvm.Handler{"one": h, "two": h}, false},
+		"unrouted method": {map[string]uint64{"one": 1}, map[string]metisvm.Handler{"one": h}, true},
+		"no gas":          {map[string]uint64{"one": 1}, map[string]metisvm.Handler{"one": h, "two": h}, true},
+		"stray gas":       {map[string]uint64{"one": 1, "two": 2, "three": 3}, map[string]metisvm.Handler{"one": h, "two": h}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); (r != nil) != tc.panics {
+					t.Fatalf("panic %v, want a panic: %v", r, tc.panics)
+				}
+			}()
+			metisvm.NewRouterFor(&a, tc.gas, tc.handlers)
+		})
+	}
+}

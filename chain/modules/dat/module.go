@@ -61,10 +61,7 @@ func New(p dat.Params) *Module {
 		"sharesOf": m.viewSharesOf, "getClassVotes": m.viewClassVotes,
 		"getPastClassVotes": m.viewPastClassVotes, "getPastTotalShares": m.viewPastTotalShares,
 	}
-	m.router = metisvm.NewRouter(dat.ABI)
-	for name, fn := range handlers {
-		m.router.Handle(name, gasSchedule[name], fn)
-	}
+	m.router = metisvm.NewRouterFor(dat.ABI, gasSchedule, handlers)
 	return m
 }
 

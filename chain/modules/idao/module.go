@@ -48,10 +48,7 @@ func New(p idao.Params) *Module {
 		"proposal": m.viewProposal, "hasVoted": m.viewHasVoted, "getVotes": m.viewGetVotes,
 		"quorum": m.viewQuorum, "agent": m.viewAgent, "agents": m.viewAgents,
 	}
-	m.router = metisvm.NewRouter(idao.ABI)
-	for name, fn := range handlers {
-		m.router.Handle(name, gasSchedule[name], fn)
-	}
+	m.router = metisvm.NewRouterFor(idao.ABI, gasSchedule, handlers)
 	// A plain transfer to the iDAO funds the treasury.
 	m.router.Receive(func(*metisvm.Call, []any) ([]any, error) { return nil, nil })
 	return m

@@ -75,10 +75,7 @@ func New(cfg Config) *Module {
 		"delegate": m.delegate, "delegates": m.viewDelegates, "getVotes": m.viewVotes,
 		"getPastVotes": m.viewPastVotes,
 	}
-	m.router = metisvm.NewRouter(lazai.ABI)
-	for name, fn := range handlers {
-		m.router.Handle(name, gasSchedule[name], fn)
-	}
+	m.router = metisvm.NewRouterFor(lazai.ABI, gasSchedule, handlers)
 	return m
 }
 

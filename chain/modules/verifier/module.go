@@ -62,10 +62,7 @@ func New(p verifier.Params, chainID uint64, r StepReplayer) *Module {
 		"params": m.viewParams, "taskCount": m.viewTaskCount, "task": m.viewTask,
 		"dispute": m.viewDispute, "verifiers": m.viewVerifiers, "verifierStake": m.viewVerifierStake,
 	}
-	m.router = metisvm.NewRouter(verifier.ABI)
-	for name, fn := range handlers {
-		m.router.Handle(name, gasSchedule[name], fn)
-	}
+	m.router = metisvm.NewRouterFor(verifier.ABI, gasSchedule, handlers)
 	return m
 }
 
