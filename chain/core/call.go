@@ -151,12 +151,19 @@ func (c *Chain) EstimateGas(ctx context.Context, msg *gethcore.Message, num uint
 	run := func(gas uint64) (failed bool, res *metisvm.Result, err error) {
 		m := call
 		m.GasLimit = gas
+		// A cancelled search must stop, not read the aborted runs as "needs more gas".
+		if err := ctx.Err(); err != nil {
+			return true, nil, err
+		}
 		res, err = c.call(ctx, v, h, state.New(snap), &m)
 		if err != nil {
-			if errors.Is(err, gethcore.ErrIntrinsicGas) || errors.Is(err, gethcore.ErrFloorDataGas) {
+			// Too little gas for the intrinsic cost or the EIP-7623 floor, or more than the
+			// EIP-7825 cap: the search moves past it. Other errors are go-ethereum's
+			// "failed with N gas" (eth/gasestimator.run).
+			if errors.Is(err, gethcore.ErrIntrinsicGas) || errors.Is(err, gethcore.ErrFloorDataGas) || errors.Is(err, gethcore.ErrGasLimitTooHigh) {
 				return true, nil, nil
 			}
-			return true, nil, err
+			return true, nil, fmt.Errorf("failed with %d gas: %w", gas, err)
 		}
 		return res.Failed(), res, nil
 	}
@@ -181,7 +188,10 @@ func (c *Chain) EstimateGas(ctx context.Context, msg *gethcore.Message, num uint
 		}
 		return 0, fmt.Errorf("gas required exceeds allowance (%d)", hi)
 	}
-	lo := res.UsedGas - 1
+	var lo uint64 // the highest limit known to fail
+	if res.UsedGas > 0 {
+		lo = res.UsedGas - 1
+	}
 	// The gas used plus refund, with the 63/64 rule's reserve, usually suffices.
 	if opt := (res.MaxUsedGas + params.CallStipend) * 64 / 63; opt < hi {
 		failed, _, err := run(opt)

@@ -330,6 +330,17 @@ func TestBaseFeeAndGasLimit(t *testing.T) {
 	if fh.Rewards[0][1].Cmp(gwei) != 0 || fh.Rewards[1][0].Sign() != 0 || fh.GasUsedRatios[0] != 1.0/3 {
 		t.Errorf("fee history rewards %v ratios %v", fh.Rewards, fh.GasUsedRatios)
 	}
+	// go-ethereum's answers (eth/gasprice), which eth_feeHistory clients see: no blocks is an
+	// empty history, a block beyond the head and percentiles not strictly ascending are errors.
+	if fh, err := h.c.FeeHistory(context.Background(), 0, 4, nil); err != nil || fh.OldestBlock != 0 || len(fh.BaseFees) != 0 {
+		t.Errorf("empty fee history %+v, %v", fh, err)
+	}
+	if _, err := h.c.FeeHistory(context.Background(), 1, 5, nil); err == nil || err.Error() != "request beyond head block: requested 5, head 4" {
+		t.Errorf("fee history beyond head: %v", err)
+	}
+	if _, err := h.c.FeeHistory(context.Background(), 1, 4, []float64{50, 50}); err == nil || err.Error() != "invalid reward percentile: #0:50.000000 >= #1:50.000000" {
+		t.Errorf("repeated percentile: %v", err)
+	}
 }
 
 // chainWithContract seals: block 1 deploys the test contract, blocks 2 and 3 store 42 and 43.
@@ -436,7 +447,6 @@ func TestGetLogs(t *testing.T) {
 		{"too many positions", ethereum.FilterQuery{Topics: [][]common.Hash{{}, {}, {}}}, nil},
 		{"block hash", ethereum.FilterQuery{BlockHash: ptr(b2.Hash()), Addresses: []common.Address{b}}, []logID{{2, b, 2}}},
 		{"latest tag", ethereum.FilterQuery{FromBlock: n(-2), ToBlock: n(-2)}, []logID{{5, b, 1}}},
-		{"beyond head", ethereum.FilterQuery{FromBlock: n(9), ToBlock: n(20)}, nil},
 	}
 	for _, tc := range cases {
 		logs, err := h.c.GetLogs(ctx, tc.q)
@@ -463,8 +473,14 @@ func TestGetLogs(t *testing.T) {
 			}
 		}
 	}
-	if _, err := h.c.GetLogs(ctx, ethereum.FilterQuery{FromBlock: n(4), ToBlock: n(2)}); err == nil {
-		t.Error("inverted range accepted")
+	// go-ethereum's range errors (eth/filters), which eth_getLogs clients see.
+	if _, err := h.c.GetLogs(ctx, ethereum.FilterQuery{FromBlock: n(4), ToBlock: n(2)}); err == nil || err.Error() != "invalid block range params" {
+		t.Errorf("inverted range: %v", err)
+	}
+	for _, q := range []ethereum.FilterQuery{{FromBlock: n(9), ToBlock: n(20)}, {FromBlock: n(2), ToBlock: n(6)}} {
+		if _, err := h.c.GetLogs(ctx, q); err == nil || err.Error() != "block range extends beyond current head block" {
+			t.Errorf("range %v-%v beyond the head: %v", q.FromBlock, q.ToBlock, err)
+		}
 	}
 	if _, err := h.c.GetLogs(ctx, ethereum.FilterQuery{BlockHash: ptr(common.Hash{1})}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown block hash: %v", err)

@@ -20,6 +20,12 @@ const (
 	maxFeeHistoryPercentiles = 100
 )
 
+// Errors of FeeHistory, worded as go-ethereum's.
+var (
+	errInvalidPercentile = errors.New("invalid reward percentile")
+	errRequestBeyondHead = errors.New("request beyond head block")
+)
+
 // FeeHistory is what eth_feeHistory reports.
 type FeeHistory struct {
 	OldestBlock uint64
@@ -35,24 +41,28 @@ type FeeHistory struct {
 	BlobGasUsedRatios []float64
 }
 
-// FeeHistory returns the fee history of up to blocks blocks ending at block last (clamped to
-// the head; at most 1024 blocks), with the effective tips at the given percentiles, which must
-// be in [0, 100] and ascending.
+// FeeHistory returns the fee history of up to blocks blocks ending at block last (which must
+// not be beyond the head; at most 1024 blocks, none for blocks = 0), with the effective tips at
+// the given percentiles, which must be in [0, 100] and strictly ascending.
 func (c *Chain) FeeHistory(ctx context.Context, blocks uint64, last uint64, percentiles []float64) (*FeeHistory, error) {
+	// Checks and messages are go-ethereum's (eth/gasprice.Oracle.FeeHistory), which clients see.
 	if len(percentiles) > maxFeeHistoryPercentiles {
-		return nil, fmt.Errorf("too many percentiles (%d > %d)", len(percentiles), maxFeeHistoryPercentiles)
+		return nil, fmt.Errorf("%w: over the query limit %d", errInvalidPercentile, maxFeeHistoryPercentiles)
 	}
 	for i, p := range percentiles {
-		if p < 0 || p > 100 || (i > 0 && p < percentiles[i-1]) {
-			return nil, fmt.Errorf("invalid reward percentile: %f", p)
+		if p < 0 || p > 100 {
+			return nil, fmt.Errorf("%w: %f", errInvalidPercentile, p)
+		}
+		if i > 0 && p <= percentiles[i-1] {
+			return nil, fmt.Errorf("%w: #%d:%f >= #%d:%f", errInvalidPercentile, i-1, percentiles[i-1], i, p)
 		}
 	}
 	if blocks == 0 {
-		return nil, errors.New("blockCount must be at least 1")
+		return &FeeHistory{}, nil // no blocks asked, none reported (not an error in go-ethereum)
 	}
 	v := c.view.Load()
 	if head := v.block.NumberU64(); last > head {
-		last = head
+		return nil, fmt.Errorf("%w: requested %d, head %d", errRequestBeyondHead, last, head)
 	}
 	blocks = min(blocks, maxFeeHistoryBlocks, last+1)
 	oldest := last + 1 - blocks

@@ -23,9 +23,10 @@ const maxTopics = 4
 
 // Errors of GetLogs, worded as go-ethereum's.
 var (
-	errInvalidBlockRange  = errors.New("invalid block range params")
-	errExceedMaxTopics    = errors.New("exceed max topics")
-	errBlockHashWithRange = errors.New("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
+	errInvalidBlockRange    = errors.New("invalid block range params")
+	errBlockRangeIntoFuture = errors.New("block range extends beyond current head block")
+	errExceedMaxTopics      = errors.New("exceed max topics")
+	errBlockHashWithRange   = errors.New("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
 )
 
 // GetLogs returns the logs matching q (eth_getLogs), in block and index order, every field
@@ -35,7 +36,8 @@ var (
 // FromBlock means the genesis block and a nil ToBlock the head (go-ethereum's FilterQuery
 // convention; the JSON-RPC default of "latest" for an absent fromBlock is the caller's to
 // apply), negative numbers are rpc.BlockNumber tags (earliest is 0, latest, pending, safe and
-// finalized are the head), and a range past the head is cut at the head. Addresses is an OR-set;
+// finalized are the head); a range past the head is an error, as in go-ethereum (a client
+// polling ahead of the chain must not take "no logs" for an answer about blocks not yet sealed). Addresses is an OR-set;
 // Topics[i] is the OR-set for position i, empty meaning any; a log matches if it has at least as
 // many topics as the filter has positions.
 //
@@ -61,14 +63,11 @@ func (c *Chain) GetLogs(ctx context.Context, q ethereum.FilterQuery) ([]*types.L
 		from, to = n, n
 	} else {
 		from, to = resolveNumber(q.FromBlock, 0, head), resolveNumber(q.ToBlock, head, head)
-		if from > to && from <= head {
+		if from > to {
 			return nil, errInvalidBlockRange
 		}
 		if to > head {
-			to = head
-		}
-		if from > to {
-			return []*types.Log{}, nil
+			return nil, errBlockRangeIntoFuture
 		}
 	}
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 
+	ethereum "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	gethcore "github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -82,6 +83,32 @@ func (b *backend) Call(ctx context.Context, msg *gethcore.Message, n uint64) (*g
 		return nil, err
 	}
 	return &res.ExecutionResult, nil
+}
+
+// EstimateGas translates core's revert into rpc's, so the client gets code 3 and the data.
+func (b *backend) EstimateGas(ctx context.Context, msg *gethcore.Message, n uint64) (uint64, error) {
+	gas, err := b.chain.EstimateGas(ctx, msg, n)
+	if rev, ok := errors.AsType[*core.RevertError](err); ok {
+		return 0, rpc.NewRevertError(rev.Data)
+	}
+	return gas, err
+}
+
+// GetLogs translates core's query limit into rpc's "limit exceeded".
+func (b *backend) GetLogs(ctx context.Context, q ethereum.FilterQuery) ([]*types.Log, error) {
+	logs, err := b.chain.GetLogs(ctx, q)
+	if errors.Is(err, core.ErrQueryLimit) {
+		return nil, rpc.NewLimitError(err)
+	}
+	return logs, err
+}
+
+func (b *backend) FeeHistory(ctx context.Context, blocks, last uint64, percentiles []float64) (*rpc.FeeHistory, error) {
+	fh, err := b.chain.FeeHistory(ctx, blocks, last, percentiles)
+	if err != nil {
+		return nil, err
+	}
+	return &rpc.FeeHistory{OldestBlock: fh.OldestBlock, BaseFees: fh.BaseFees, GasUsedRatios: fh.GasUsedRatios, Rewards: fh.Rewards}, nil
 }
 
 func (b *backend) SendTransaction(tx *types.Transaction) error { return b.chain.SendTransaction(tx) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 
+	ethereum "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -56,9 +57,26 @@ type Backend interface {
 	// msg.GasLimit, nothing persisted) and core.ApplyMessage's result: the error is a
 	// consensus error (nonce, funds, intrinsic gas...) wrapping go-ethereum's core errors
 	// with %w; an EVM failure (revert, out of gas) is in the result's Err. It must stop when
-	// ctx is done (evm.Cancel). eth_estimateGas is a binary search over Call; at the head it
-	// passes number = head+1, which must mean the head's state in the next block's context.
+	// ctx is done (evm.Cancel). number = head+1 must mean the head's state in the next
+	// block's context (pending).
 	Call(ctx context.Context, msg *core.Message, number uint64) (*core.ExecutionResult, error)
+	// EstimateGas returns the least gas limit (within go-ethereum's 1.5%) at which msg succeeds
+	// on the state after block number, searching up to msg.GasLimit or, when that is below
+	// params.TxGas, the block gas limit, capped by EIP-7825 and by what msg.From can pay at
+	// msg.GasFeeCap. The server passes number = head+1 (pending, as for Call) to estimate at
+	// the head: a transaction is estimated in the block it will be included in. Errors follow
+	// go-ethereum's estimator: "gas required exceeds allowance (N)", a revert at the upper
+	// bound as NewRevertError(revert data), any other error as it is (returned to the client).
+	EstimateGas(ctx context.Context, msg *core.Message, number uint64) (uint64, error)
+	// GetLogs returns the logs matching q with every field derived, in block and index order.
+	// The server resolves tags and checks the range first, so q.FromBlock and q.ToBlock are
+	// concrete numbers not beyond the head, or q.BlockHash names a canonical block. A query
+	// over the backend's own cost limits fails with NewLimitError(err).
+	GetLogs(ctx context.Context, q ethereum.FilterQuery) ([]*types.Log, error)
+	// FeeHistory reports blocks blocks (at least 1; the backend may return fewer, down to the
+	// genesis, and caps them at 1024) ending at block last (at most the head), with the effective
+	// tips at percentiles (validated by the server: ascending, in [0, 100], at most 100).
+	FeeHistory(ctx context.Context, blocks, last uint64, percentiles []float64) (*FeeHistory, error)
 
 	// SendTransaction validates tx and adds it to the pool. Its error message is returned to
 	// the client unchanged, so use go-ethereum's txpool errors ("nonce too low", ...).
@@ -80,6 +98,17 @@ type Backend interface {
 	SubscribeChainHead(ch chan<- *types.Header) event.Subscription
 	// SubscribeNewTxs delivers transactions as they enter the pool.
 	SubscribeNewTxs(ch chan<- []*types.Transaction) event.Subscription
+}
+
+// FeeHistory is the backend's eth_feeHistory answer.
+type FeeHistory struct {
+	OldestBlock uint64
+	// BaseFees has one entry per block plus the base fee of the block after the last.
+	BaseFees      []*big.Int
+	GasUsedRatios []float64
+	// Rewards[i][j] is block i's effective tip at percentile j, weighted by gas used; nil when
+	// no percentiles were asked.
+	Rewards [][]*big.Int
 }
 
 // StateReader is the read-only view of one block's world state. chain/state's StateDB

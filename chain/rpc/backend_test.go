@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	ethereum "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core"
@@ -25,9 +26,9 @@ import (
 	"github.com/metisgo/metis/chain/metisdb"
 )
 
-// testBackend is an in-memory stand-in for chain/core's Chain. It exists only because the
-// real chain is not ready yet; the end-to-end tests in chain/node, against the real chain,
-// replace it. It keeps one world state (every block number sees it), builds real blocks with
+// testBackend is an in-memory stand-in for chain/core's Chain, for the server's own logic
+// (encoding, block tags, errors, limits, subscriptions) with hooks to inject answers; what the
+// chain computes (estimation, log search, fee history) is tested over chainBackend instead. It keeps one world state (every block number sees it), builds real blocks with
 // types.NewBlock (so header hashes, transaction and receipt roots and blooms are genuine) and
 // stores receipts with consensus fields only, as the Backend contract allows.
 type testBackend struct {
@@ -300,6 +301,22 @@ func (b *testBackend) Call(ctx context.Context, msg *core.Message, number uint64
 		return nil, core.ErrIntrinsicGas
 	}
 	return &core.ExecutionResult{UsedGas: used, MaxUsedGas: used, ReturnData: msg.Data}, nil
+}
+
+// errNoChain answers the paths the server delegates to the chain: testBackend has none, so
+// tests of eth_estimateGas, eth_getLogs and eth_feeHistory use chainBackend (a real chain).
+var errNoChain = errors.New("testBackend has no chain: use newChainBackend")
+
+func (b *testBackend) EstimateGas(context.Context, *core.Message, uint64) (uint64, error) {
+	return 0, errNoChain
+}
+
+func (b *testBackend) GetLogs(context.Context, ethereum.FilterQuery) ([]*types.Log, error) {
+	return nil, errNoChain
+}
+
+func (b *testBackend) FeeHistory(context.Context, uint64, uint64, []float64) (*FeeHistory, error) {
+	return nil, errNoChain
 }
 
 func (b *testBackend) SendTransaction(tx *types.Transaction) error {

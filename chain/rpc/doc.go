@@ -7,7 +7,8 @@
 //
 // Choices worth knowing: "pending", "safe" and "finalized" name the head (instant finality),
 // except that eth_getTransactionCount "pending" counts pooled transactions; eth_getProof
-// returns MetisDB proofs (see AccountResult); eth_estimateGas is a binary search over
-// Backend.Call; eth_getLogs scans header blooms over at most Options.MaxLogBlockRange blocks;
-// state and block overrides of eth_call are rejected.
+// returns MetisDB proofs (see AccountResult); eth_estimateGas (at the head: in the pending
+// block's context), eth_getLogs (at most Options.MaxLogBlockRange blocks) and eth_feeHistory
+// check their arguments here and are computed by the backend (chain/core), so that there is
+// one implementation of each; state and block overrides of eth_call are rejected.
 package rpc

@@ -69,3 +69,11 @@ func newRevertError(revert []byte) *revertError {
 	}
 	return &revertError{error: err, reason: hexutil.Encode(revert)}
 }
+
+// NewRevertError is how a Backend reports a revert (EstimateGas): the client gets code 3,
+// "execution reverted[: reason]" and the revert data, as from go-ethereum.
+func NewRevertError(data []byte) error { return newRevertError(data) }
+
+// NewLimitError is how a Backend reports that a query exceeds its cost limits (GetLogs): the
+// client gets code -32005 with err's message.
+func NewLimitError(err error) error { return &limitError{err} }

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"slices"
 
+	ethereum "github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -64,66 +65,47 @@ func (s *Server) blockLogs(hash common.Hash) ([]*types.Log, error) {
 	return logs, nil
 }
 
-// getLogs runs an eth_getLogs query: one block by hash, or a range checked against the
-// header blooms first.
+// getLogs runs an eth_getLogs query. The server checks the arguments and its limits
+// (go-ethereum's errors; Options.MaxLogBlockRange and MaxLogResults as -32005) and resolves
+// tags and the block hash; Backend.GetLogs, with the chain's log index, does the search.
 func (s *Server) getLogs(ctx context.Context, crit *FilterCriteria) ([]*types.Log, error) {
 	if len(crit.Topics) > maxTopics {
 		return nil, invalidParams("exceed max topics: %d > %d", len(crit.Topics), maxTopics)
 	}
-	out := []*types.Log{}
+	q := ethereum.FilterQuery{Addresses: crit.Addresses, Topics: crit.Topics}
 	if crit.BlockHash != nil {
 		if crit.FromBlock != nil || crit.ToBlock != nil {
 			return nil, invalidParams("can't specify fromBlock/toBlock with blockHash")
 		}
-		header := s.backend.HeaderByHash(*crit.BlockHash)
-		if header == nil {
+		if s.backend.HeaderByHash(*crit.BlockHash) == nil {
 			return nil, errUnknownBlock
 		}
-		if !bloomFilter(header.Bloom, crit.Addresses, crit.Topics) {
-			return out, nil
+		q.BlockHash = crit.BlockHash
+	} else {
+		head := s.backend.CurrentHeader().Number.Uint64()
+		from, to := resolveLogBound(crit.FromBlock, head), resolveLogBound(crit.ToBlock, head)
+		if from > to {
+			return nil, errInvalidBlockRange
 		}
-		logs, err := s.blockLogs(header.Hash())
-		if err != nil {
-			return nil, err
+		if to > head {
+			return nil, errBlockRangeIntoFuture
 		}
-		out = append(out, filterLogs(logs, nil, nil, crit.Addresses, crit.Topics)...)
-		if len(out) > s.opts.MaxLogResults {
-			return nil, limitExceeded("query returned more than %d results", s.opts.MaxLogResults)
+		if span := to - from + 1; span > s.opts.MaxLogBlockRange {
+			return nil, limitExceeded("block range too large: %d blocks, limit %d", span, s.opts.MaxLogBlockRange)
 		}
-		return out, nil
+		q.FromBlock, q.ToBlock = new(big.Int).SetUint64(from), new(big.Int).SetUint64(to)
 	}
-	head := s.backend.CurrentHeader().Number.Uint64()
-	from, to := resolveLogBound(crit.FromBlock, head), resolveLogBound(crit.ToBlock, head)
-	if from > to {
-		return nil, errInvalidBlockRange
+	logs, err := s.backend.GetLogs(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	if to > head {
-		return nil, errBlockRangeIntoFuture
+	if len(logs) > s.opts.MaxLogResults {
+		return nil, limitExceeded("query returned more than %d results", s.opts.MaxLogResults)
 	}
-	if span := to - from + 1; span > s.opts.MaxLogBlockRange {
-		return nil, limitExceeded("block range too large: %d blocks, limit %d", span, s.opts.MaxLogBlockRange)
+	if logs == nil {
+		logs = []*types.Log{} // [], not null
 	}
-	for n := from; n <= to; n++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		header := s.backend.HeaderByNumber(n)
-		if header == nil {
-			return nil, fmt.Errorf("%w: block %d", ErrHeaderNotFound, n)
-		}
-		if !bloomFilter(header.Bloom, crit.Addresses, crit.Topics) {
-			continue
-		}
-		logs, err := s.blockLogs(header.Hash())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, filterLogs(logs, nil, nil, crit.Addresses, crit.Topics)...)
-		if len(out) > s.opts.MaxLogResults {
-			return nil, limitExceeded("query returned more than %d results", s.opts.MaxLogResults)
-		}
-	}
-	return out, nil
+	return logs, nil
 }
 
 // resolveLogBound turns a filter bound into a block number: absent and every tag but
@@ -144,7 +126,7 @@ func resolveLogBound(n *big.Int, head uint64) uint64 {
 	}
 }
 
-// filterLogs and bloomFilter are from go-ethereum v1.17.10 eth/filters/filter.go, LGPL-3.0,
+// filterLogs (for the logs subscription) is from go-ethereum v1.17.10 eth/filters/filter.go, LGPL-3.0,
 // The go-ethereum Authors. A negative bound (a tag) does not restrict.
 func filterLogs(logs []*types.Log, fromBlock, toBlock *big.Int, addresses []common.Address, topics [][]common.Hash) []*types.Log {
 	check := func(log *types.Log) bool {
@@ -178,32 +160,4 @@ func filterLogs(logs []*types.Log, fromBlock, toBlock *big.Int, addresses []comm
 		}
 	}
 	return ret
-}
-
-func bloomFilter(bloom types.Bloom, addresses []common.Address, topics [][]common.Hash) bool {
-	if len(addresses) > 0 {
-		var included bool
-		for _, addr := range addresses {
-			if types.BloomLookup(bloom, addr) {
-				included = true
-				break
-			}
-		}
-		if !included {
-			return false
-		}
-	}
-	for _, sub := range topics {
-		included := len(sub) == 0 // empty rule set == wildcard
-		for _, topic := range sub {
-			if types.BloomLookup(bloom, topic) {
-				included = true
-				break
-			}
-		}
-		if !included {
-			return false
-		}
-	}
-	return true
 }

@@ -30,6 +30,20 @@ func fuzzServer(f *testing.F) (*Server, *testBackend) {
 	return srv, b
 }
 
+// fuzzChainServer is a server over a real chain with logs (chainWithLogs), for the targets
+// whose methods the chain computes (eth_estimateGas, eth_getLogs). It returns the block with
+// the logs.
+func fuzzChainServer(f *testing.F) (*Server, *chainBackend, *types.Block) {
+	b := newChainBackend(f, 0)
+	_, _, withLogs := chainWithLogs(f, b)
+	srv, err := New(b, Options{Logger: quietLogger(), MaxRequestBytes: maxFuzzBody})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { srv.Close() })
+	return srv, b, withLogs
+}
+
 // serveJSON posts body to the handler and checks the answer is one well-formed JSON-RPC
 // response (a result or an error).
 func serveJSON(t *testing.T, srv *Server, body []byte) map[string]json.RawMessage {
@@ -101,7 +115,7 @@ func FuzzSendRawTransaction(f *testing.F) {
 }
 
 func FuzzCallArgs(f *testing.F) {
-	srv, b := fuzzServer(f)
+	srv, b, _ := fuzzChainServer(f)
 	for _, s := range []string{
 		`{}`,
 		`{"to":"0x0000000000000000000000000000000000000a01","input":"0x01"}`,
@@ -117,7 +131,7 @@ func FuzzCallArgs(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	chainID := b.cfg.ChainID
+	chainID := b.ChainConfig().ChainID
 	f.Fuzz(func(t *testing.T, data []byte) {
 		args, err := decodeCallArgs(data)
 		if err == nil {
@@ -142,8 +156,7 @@ func FuzzCallArgs(f *testing.F) {
 }
 
 func FuzzFilterCriteria(f *testing.F) {
-	srv, b := fuzzServer(f)
-	b1 := b.BlockByNumber(1)
+	srv, _, b1 := fuzzChainServer(f)
 	for _, s := range []string{
 		`{}`,
 		`{"fromBlock":"0x0","toBlock":"latest"}`,

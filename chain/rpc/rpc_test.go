@@ -24,6 +24,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/gorilla/websocket"
 
@@ -278,21 +279,6 @@ func TestBlocksRoundTrip(t *testing.T) {
 	if rs, err := ec.BlockReceipts(ctx, gethrpc.BlockNumberOrHashWithHash(b2.Hash(), true)); err != nil || len(rs) != 1 {
 		t.Fatalf("block receipts by hash = %v, %v", rs, err)
 	}
-
-	// Fee history.
-	fh, err := ec.FeeHistory(ctx, 10, nil, []float64{10, 90})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fh.OldestBlock.Uint64() != 0 || len(fh.BaseFee) != 4 || len(fh.GasUsedRatio) != 3 || len(fh.Reward) != 3 {
-		t.Fatalf("fee history = %+v", fh)
-	}
-	if fh.Reward[1][0].Cmp(tx0.GasTipCap()) != 0 || fh.BaseFee[1].Cmp(b1.BaseFee()) != 0 {
-		t.Errorf("fee history block 1: reward %v base fee %v", fh.Reward[1], fh.BaseFee[1])
-	}
-	if _, err := ec.FeeHistory(ctx, 1, nil, []float64{50, 10}); rpcCode(err) != CodeInvalidParams {
-		t.Errorf("unsorted percentiles: %v", err)
-	}
 }
 
 func TestSendRawTransaction(t *testing.T) {
@@ -399,10 +385,6 @@ func TestCallAndEstimate(t *testing.T) {
 	if !errors.As(err, &de) || de.ErrorData() != hexutil.Encode(rd) {
 		t.Fatalf("revert data = %v", de)
 	}
-	_, err = ec.EstimateGas(ctx, ethereum.CallMsg{From: testAddr, To: &logAddr, Data: []byte{1}})
-	if err == nil || err.Error() != "execution reverted: not enough tokens" || !errors.As(err, &de) || de.ErrorData() != hexutil.Encode(rd) {
-		t.Fatalf("estimate revert = %v", err)
-	}
 	// A revert without a reason, and another EVM failure.
 	b.setCall(func(m *core.Message) (*core.ExecutionResult, error) {
 		return &core.ExecutionResult{Err: vm.ErrExecutionReverted}, nil
@@ -416,41 +398,30 @@ func TestCallAndEstimate(t *testing.T) {
 	if _, err = ec.CallContract(ctx, ethereum.CallMsg{To: &logAddr}, nil); err == nil || err.Error() != vm.ErrInvalidJump.Error() {
 		t.Fatalf("invalid jump = %v", err)
 	}
+}
 
-	// Estimation: the call needs 50,000 gas of limit although it uses 45,000.
-	b.setCall(func(m *core.Message) (*core.ExecutionResult, error) {
-		if m.GasLimit < 21_000 {
-			return nil, fmt.Errorf("%w: have %d, want 21000", core.ErrIntrinsicGas, m.GasLimit)
-		}
-		if m.GasLimit < 50_000 {
-			return &core.ExecutionResult{UsedGas: m.GasLimit, MaxUsedGas: m.GasLimit, Err: vm.ErrOutOfGas}, nil
-		}
-		return &core.ExecutionResult{UsedGas: 45_000, MaxUsedGas: 50_000}, nil
-	})
-	gas, err := ec.EstimateGas(ctx, ethereum.CallMsg{From: testAddr, To: &logAddr, Data: []byte{1}})
-	if err != nil || gas < 50_000 || gas > 50_000*1.015+1 {
-		t.Fatalf("estimate = %d, %v", gas, err)
-	}
-	// A plain transfer is estimated from one run at 21,000.
-	b.setCall(nil)
-	if gas, err := ec.EstimateGas(ctx, ethereum.CallMsg{From: testAddr, To: &otherAddr, Value: big.NewInt(1)}); err != nil || gas != 21_000 {
-		t.Fatalf("transfer estimate = %d, %v", gas, err)
-	}
-	// Always out of gas: the allowance error.
-	b.setCall(func(m *core.Message) (*core.ExecutionResult, error) {
-		return &core.ExecutionResult{UsedGas: m.GasLimit, Err: vm.ErrOutOfGas}, nil
-	})
-	if _, err := ec.EstimateGas(ctx, ethereum.CallMsg{To: &logAddr, Data: []byte{1}}); err == nil || !strings.Contains(err.Error(), "gas required exceeds allowance") {
-		t.Fatalf("out of gas estimate: %v", err)
-	}
+// chainWithLogs deploys two emitterCode contracts a and b, then seals block n with three
+// logs, (a, [topicA topicB], 1), (b, [topicA topicC], 2) and (a, [topicC], 3), and block n+1
+// with a transfer and no logs.
+func chainWithLogs(t testing.TB, b *chainBackend) (la, lb common.Address, withLogs *types.Block) {
+	t.Helper()
+	la, lb = b.deploy(testKey, emitterCode), b.deploy(testKey, emitterCode)
+	b.send(testKey, &la, nil, emitData(1, topicA, topicB), 100_000)
+	b.send(testKey, &lb, nil, emitData(2, topicA, topicC), 100_000)
+	b.send(testKey, &la, nil, emitData(3, topicC), 100_000)
+	withLogs = b.seal()
+	b.send(testKey, &otherAddr, big.NewInt(1), nil, 21_000)
+	b.seal()
+	return la, lb, withLogs
 }
 
 func TestGetLogs(t *testing.T) {
-	b := newTestBackend()
+	b := newChainBackend(t, 0)
 	_, addr := startServer(t, b, Options{MaxLogBlockRange: 10})
 	ec, c := dialHTTP(t, addr)
 	ctx := context.Background()
-	b1, _ := chainWithTxs(t, b)
+	la, lb, b1 := chainWithLogs(t, b)
+	n1 := b1.Number()
 
 	cases := []struct {
 		name  string
@@ -458,14 +429,15 @@ func TestGetLogs(t *testing.T) {
 		datas []byte // Data[0] of the expected logs, in order
 	}{
 		{"all", ethereum.FilterQuery{}, []byte{1, 2, 3}},
-		{"address", ethereum.FilterQuery{Addresses: []common.Address{logAddr}}, []byte{1, 3}},
-		{"two addresses", ethereum.FilterQuery{Addresses: []common.Address{logAddr, otherAddr}}, []byte{1, 2, 3}},
+		{"address", ethereum.FilterQuery{Addresses: []common.Address{la}}, []byte{1, 3}},
+		{"two addresses", ethereum.FilterQuery{Addresses: []common.Address{la, lb}}, []byte{1, 2, 3}},
 		{"topic0", ethereum.FilterQuery{Topics: [][]common.Hash{{topicA}}}, []byte{1, 2}},
 		{"wildcard then topic", ethereum.FilterQuery{Topics: [][]common.Hash{nil, {topicC}}}, []byte{2}},
 		{"alternatives", ethereum.FilterQuery{Topics: [][]common.Hash{{topicA, topicC}}}, []byte{1, 2, 3}},
 		{"no match", ethereum.FilterQuery{Topics: [][]common.Hash{{topicB}}}, nil},
-		{"block hash", ethereum.FilterQuery{BlockHash: ptr(b1.Hash()), Addresses: []common.Address{otherAddr}}, []byte{2}},
-		{"range without logs", ethereum.FilterQuery{FromBlock: big.NewInt(2), ToBlock: big.NewInt(2)}, nil},
+		{"block hash", ethereum.FilterQuery{BlockHash: ptr(b1.Hash()), Addresses: []common.Address{lb}}, []byte{2}},
+		{"range with logs", ethereum.FilterQuery{FromBlock: n1, ToBlock: n1}, []byte{1, 2, 3}},
+		{"range without logs", ethereum.FilterQuery{FromBlock: new(big.Int).Add(n1, common.Big1)}, nil},
 	}
 	for _, tc := range cases {
 		logs, err := ec.FilterLogs(ctx, tc.q)
@@ -486,16 +458,17 @@ func TestGetLogs(t *testing.T) {
 	// Raw JSON forms: address as a string, null and nested null topics, tags.
 	var logs []types.Log
 	// [topicB, null] matches anything in position 1, but the log with one topic has no position 1.
-	if err := c.Call(&logs, "eth_getLogs", json.RawMessage(`{"fromBlock":"earliest","toBlock":"latest","address":"`+logAddr.Hex()+`","topics":[null,["`+topicB.Hex()+`",null]]}`)); err != nil || len(logs) != 1 || logs[0].Data[0] != 1 {
+	if err := c.Call(&logs, "eth_getLogs", json.RawMessage(`{"fromBlock":"earliest","toBlock":"latest","address":"`+la.Hex()+`","topics":[null,["`+topicB.Hex()+`",null]]}`)); err != nil || len(logs) != 1 || logs[0].Data[0] != 1 {
 		t.Fatalf("raw filter: %d logs, %v", len(logs), err)
 	}
 	var empty json.RawMessage
-	if err := c.Call(&empty, "eth_getLogs", map[string]any{"fromBlock": "0x2"}); err != nil || string(empty) != "[]" {
+	if err := c.Call(&empty, "eth_getLogs", map[string]any{"fromBlock": hexutil.EncodeBig(new(big.Int).Add(n1, common.Big1))}); err != nil || string(empty) != "[]" {
 		t.Fatalf("empty result = %s, %v", empty, err)
 	}
+	head := b.CurrentHeader().Number.Uint64()
 	bad := []struct{ filter, want string }{
 		{`{"fromBlock":"0x2","toBlock":"0x1"}`, "invalid block range"},
-		{`{"fromBlock":"0x1","toBlock":"0x9"}`, "beyond current head"},
+		{`{"fromBlock":"0x1","toBlock":"` + hexutil.EncodeUint64(head+1) + `"}`, "beyond current head"},
 		{`{"blockHash":"` + b1.Hash().Hex() + `","fromBlock":"0x1"}`, "cannot specify both"},
 		{`{"address":"0x1234"}`, "invalid address"},
 		{`{"address":[1]}`, "non-string address"},
@@ -511,13 +484,149 @@ func TestGetLogs(t *testing.T) {
 		}
 	}
 	for range 12 {
-		b.mine(nil, nil)
+		b.seal()
 	}
-	if err := c.Call(&logs, "eth_getLogs", map[string]any{"fromBlock": "0x0"}); rpcCode(err) != CodeLimitExceeded {
+	if err := c.Call(&logs, "eth_getLogs", map[string]any{"fromBlock": "0x0"}); rpcCode(err) != CodeLimitExceeded || !strings.Contains(err.Error(), "block range too large") {
 		t.Errorf("range limit: %v", err)
 	}
 	if err := c.Call(&logs, "eth_getLogs", map[string]any{"blockHash": common.Hash{1}}); err == nil || !strings.Contains(err.Error(), "unknown block") {
 		t.Errorf("unknown block hash: %v", err)
+	}
+}
+
+// TestGetLogsResultLimits checks both result limits are -32005: the server's MaxLogResults
+// and the chain's own (core.Options.MaxLogs, through NewLimitError).
+func TestGetLogsResultLimits(t *testing.T) {
+	b := newChainBackend(t, 0)
+	chainWithLogs(t, b)
+	_, addr := startServer(t, b, Options{MaxLogResults: 2})
+	_, c := dialHTTP(t, addr)
+	var logs []types.Log
+	if err := c.Call(&logs, "eth_getLogs", map[string]any{"fromBlock": "earliest"}); rpcCode(err) != CodeLimitExceeded || !strings.Contains(err.Error(), "more than 2 results") {
+		t.Errorf("server result limit: %v (code %d)", err, rpcCode(err))
+	}
+
+	small := newChainBackend(t, 2)
+	chainWithLogs(t, small)
+	_, addr = startServer(t, small, Options{})
+	_, c = dialHTTP(t, addr)
+	if err := c.Call(&logs, "eth_getLogs", map[string]any{"fromBlock": "earliest"}); rpcCode(err) != CodeLimitExceeded || !strings.Contains(err.Error(), "query limit") {
+		t.Errorf("chain result limit: %v (code %d)", err, rpcCode(err))
+	}
+}
+
+func TestEstimateGas(t *testing.T) {
+	b := newChainBackend(t, 0)
+	_, addr := startServer(t, b, Options{})
+	ec, c := dialHTTP(t, addr)
+	ctx := context.Background()
+	reverter, burner, storer := b.deploy(testKey, reverterCode), b.deploy(testKey, burnerCode), b.deploy(testKey, storerCode)
+
+	// A revert: code 3, "execution reverted: reason", data = revert bytes.
+	rd := revertData(t, "not enough tokens")
+	_, err := ec.EstimateGas(ctx, ethereum.CallMsg{From: testAddr, To: &reverter, Data: rd})
+	var de gethrpc.DataError
+	if err == nil || err.Error() != "execution reverted: not enough tokens" || rpcCode(err) != CodeRevert || !errors.As(err, &de) || de.ErrorData() != hexutil.Encode(rd) {
+		t.Fatalf("estimate revert = %v", err)
+	}
+	// The zero-to-nonzero SSTORE needs more gas limit (the 2300 stipend check) than it uses:
+	// the estimate succeeds and is within go-ethereum's 1.5% of the least limit that does.
+	word := common.BigToHash(big.NewInt(7)).Bytes()
+	var gas hexutil.Uint64
+	for _, sel := range []any{nil, "latest", "pending", map[string]any{"blockHash": b.CurrentHeader().Hash()}} {
+		args := []any{map[string]any{"from": testAddr, "to": storer, "data": hexutil.Encode(word)}}
+		if sel != nil {
+			args = append(args, sel)
+		}
+		if err := c.Call(&gas, "eth_estimateGas", args...); err != nil {
+			t.Fatalf("estimate at %v: %v", sel, err)
+		}
+	}
+	run := func(limit uint64) bool {
+		m := &core.Message{From: testAddr, To: &storer, Data: word, GasLimit: limit}
+		res, err := b.Call(ctx, m, b.CurrentHeader().Number.Uint64()+1)
+		return err == nil && !res.Failed()
+	}
+	if !run(uint64(gas)) || run(uint64(gas)*985/1000-1) {
+		t.Errorf("estimate %d: not the least limit within 1.5%%", gas)
+	}
+	tx := b.send(testKey, &storer, nil, word, uint64(gas))
+	b.seal()
+	if r, err := b.c.Receipt(tx.Hash()); err != nil || r.Status != types.ReceiptStatusSuccessful || r.GasUsed >= uint64(gas) {
+		t.Errorf("transaction with the estimate: %+v, %v", r, err)
+	}
+	// A plain transfer is estimated from one run at 21,000.
+	if gas, err := ec.EstimateGas(ctx, ethereum.CallMsg{From: testAddr, To: &otherAddr, Value: big.NewInt(1)}); err != nil || gas != 21_000 {
+		t.Fatalf("transfer estimate = %d, %v", gas, err)
+	}
+	// Always out of gas: the allowance error, naming the upper bound: the block gas limit,
+	// capped by EIP-7825 (the dev chain is at Osaka).
+	hi := min(b.CurrentHeader().GasLimit, params.MaxTxGas)
+	if _, err := ec.EstimateGas(ctx, ethereum.CallMsg{To: &burner}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("gas required exceeds allowance (%d)", hi)) {
+		t.Fatalf("out of gas estimate: %v", err)
+	}
+	// The caller's gas is the upper bound, and the sender's funds cap it at the fee cap.
+	if _, err := ec.EstimateGas(ctx, ethereum.CallMsg{To: &burner, Gas: 100_000}); err == nil || !strings.Contains(err.Error(), "gas required exceeds allowance (100000)") {
+		t.Fatalf("out of gas with a gas argument: %v", err)
+	}
+	poor := common.HexToAddress("0x0000000000000000000000000000000000000b0b")
+	b.send(testKey, &poor, big.NewInt(50_000*params.GWei), nil, 21_000)
+	b.seal()
+	if _, err := ec.EstimateGas(ctx, ethereum.CallMsg{From: poor, To: &burner, GasPrice: big.NewInt(params.GWei)}); err == nil || !strings.Contains(err.Error(), "gas required exceeds allowance (50000)") {
+		t.Fatalf("allowance-capped estimate: %v", err)
+	}
+	if _, err := ec.EstimateGas(ctx, ethereum.CallMsg{From: poor, To: &otherAddr, Value: big.NewInt(params.Ether), GasPrice: big.NewInt(params.GWei)}); err == nil || !strings.Contains(err.Error(), "insufficient funds for transfer") {
+		t.Fatalf("transfer beyond the balance: %v", err)
+	}
+	// Argument errors are the server's.
+	if err := c.Call(&gas, "eth_estimateGas", map[string]any{"to": storer, "gasPrice": "0x1", "maxFeePerGas": "0x2"}); rpcCode(err) != CodeInvalidParams {
+		t.Errorf("conflicting fees: %v", err)
+	}
+	if err := c.Call(&gas, "eth_estimateGas", map[string]any{"to": storer}, "0x999"); err == nil || !strings.Contains(err.Error(), "header not found") {
+		t.Errorf("unknown block: %v", err)
+	}
+}
+
+func TestFeeHistory(t *testing.T) {
+	b := newChainBackend(t, 0)
+	_, addr := startServer(t, b, Options{})
+	ec, c := dialHTTP(t, addr)
+	ctx := context.Background()
+	tx0 := b.send(testKey, &otherAddr, big.NewInt(1), nil, 21_000)
+	b1 := b.seal()
+	b.seal()
+
+	fh, err := ec.FeeHistory(ctx, 10, nil, []float64{10, 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fh.OldestBlock.Uint64() != 0 || len(fh.BaseFee) != 4 || len(fh.GasUsedRatio) != 3 || len(fh.Reward) != 3 {
+		t.Fatalf("fee history = %+v", fh)
+	}
+	if fh.Reward[1][0].Cmp(tx0.GasTipCap()) != 0 || fh.BaseFee[1].Cmp(b1.BaseFee()) != 0 || fh.Reward[2][1].Sign() != 0 {
+		t.Errorf("fee history block 1: reward %v base fee %v", fh.Reward[1], fh.BaseFee[1])
+	}
+	if fh, err := ec.FeeHistory(ctx, 1, big.NewInt(1), []float64{}); err != nil || fh.OldestBlock.Uint64() != 1 || len(fh.BaseFee) != 2 || len(fh.Reward) != 0 {
+		t.Errorf("fee history of block 1 = %+v, %v", fh, err)
+	}
+	var raw map[string]any
+	if err := c.Call(&raw, "eth_feeHistory", "0x0", "latest", []float64{}); err != nil || raw["oldestBlock"] != "0x0" {
+		t.Errorf("no blocks: %v, %v", raw, err)
+	}
+	for _, tc := range []struct {
+		last        string
+		percentiles []float64
+		want        string
+	}{
+		{"latest", []float64{50, 10}, "invalid reward percentile: #0:50.000000 >= #1:10.000000"},
+		{"latest", []float64{50, 50}, "invalid reward percentile: #0:50.000000 >= #1:50.000000"},
+		{"latest", []float64{101}, "invalid reward percentile: 101.000000"},
+		{"0x9", []float64{}, "request beyond head block"},
+	} {
+		err := c.Call(&raw, "eth_feeHistory", "0x1", tc.last, tc.percentiles)
+		if rpcCode(err) != CodeInvalidParams || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %v: %v (code %d), want -32602 %q", tc.last, tc.percentiles, err, rpcCode(err), tc.want)
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ type Options struct {
 	SubscriptionBuffer int
 	// GasCap caps the gas of eth_call and eth_estimateGas (and is their default gas).
 	GasCap uint64
-	// CallTimeout bounds one eth_call execution (and each execution of eth_estimateGas).
+	// CallTimeout bounds one eth_call execution and one whole eth_estimateGas search.
 	CallTimeout time.Duration
 	// MaxLogBlockRange bounds toBlock-fromBlock+1 of eth_getLogs; MaxLogResults the logs it
 	// returns. Both fail with code -32005 when exceeded.
