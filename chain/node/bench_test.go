@@ -10,6 +10,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"math/big"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -126,6 +128,99 @@ func BenchmarkTransfers(b *testing.B) {
 			b.StopTimer()
 			blk, err := client.BlockNumber(context.Background())
 			if err != nil || blk == 0 {
+				b.Fatalf("simulated backend mined nothing: %v", err)
+			}
+			sim.Close()
+		}
+		b.ReportMetric(float64(len(w.txs)*b.N)/b.Elapsed().Seconds(), "transfers/s")
+	})
+}
+
+// submitParallel sends w's transactions from GOMAXPROCS goroutines, as concurrent RPC clients
+// would: each goroutine owns a share of the senders and sends their transactions in nonce order.
+func submitParallel(b *testing.B, w workload, send func(*types.Transaction) error) {
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, tx := range w.txs {
+				if (j%benchSenders)%workers != g {
+					continue
+				}
+				if err := send(tx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkTransfersParallel is BenchmarkTransfers with the transactions submitted concurrently
+// (submitParallel) on both sides, then mined: what many clients sending at once see, where
+// sender recovery can use every core.
+func BenchmarkTransfersParallel(b *testing.B) {
+	b.Run("chain=metis", func(b *testing.B) {
+		gen := core.DevGenesis()
+		w := makeWorkload(b, gen.Config)
+		for a, acct := range w.alloc {
+			gen.Alloc[a] = acct
+		}
+		gen.GasLimit = benchPerBlock * 21000
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			chain, err := core.Open(b.TempDir(), core.Options{Genesis: gen,
+				TxPool: txpool.Config{AccountSlots: benchPerSender, GlobalSlots: len(w.txs)}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			submitParallel(b, w, chain.SendTransaction)
+			for mined := 0; mined < len(w.txs); {
+				blk, err := chain.Seal(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(blk.Transactions()) == 0 {
+					b.Fatalf("empty block with %d of %d mined", mined, len(w.txs))
+				}
+				mined += len(blk.Transactions())
+			}
+			b.StopTimer()
+			chain.Close()
+		}
+		b.ReportMetric(float64(len(w.txs)*b.N)/b.Elapsed().Seconds(), "transfers/s")
+	})
+	b.Run("chain=simulated", func(b *testing.B) {
+		w := makeWorkload(b, params.AllDevChainProtocolChanges)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			sim := simulated.NewBackend(w.alloc, simulated.WithBlockGasLimit(benchPerBlock*21000),
+				func(_ *gethnode.Config, ec *ethconfig.Config) {
+					ec.TxPool.AccountSlots = benchPerSender
+					ec.TxPool.AccountQueue = benchPerSender
+					ec.TxPool.GlobalSlots = uint64(len(w.txs))
+					ec.TxPool.GlobalQueue = uint64(len(w.txs))
+				})
+			client := sim.Client()
+			b.StartTimer()
+			submitParallel(b, w, func(tx *types.Transaction) error {
+				return client.SendTransaction(context.Background(), tx)
+			})
+			for range len(w.txs) / benchPerBlock {
+				sim.Commit()
+			}
+			b.StopTimer()
+			blk, err := client.BlockByNumber(context.Background(), nil)
+			if err != nil || blk.NumberU64() == 0 {
 				b.Fatalf("simulated backend mined nothing: %v", err)
 			}
 			sim.Close()

@@ -123,6 +123,11 @@ func (p *Pool) nextBaseFee() *big.Int {
 // geth would refuse, and ErrFeeCapTooLow for a fee cap below the next block's base fee (geth
 // would queue such a transaction; a dev chain refusing it tells the user at once, as anvil does).
 func (p *Pool) Add(tx *types.Transaction) error {
+	// Recover the sender before taking the lock: it is the costliest step of admission (a
+	// secp256k1 recovery), types.Sender caches it in tx for ValidateTransaction below, and
+	// outside the lock concurrent submissions (one per RPC request) recover on every core.
+	// An invalid signature is reported by ValidateTransaction.
+	_, _ = types.Sender(p.signer, tx)
 	if err := p.add(tx); err != nil {
 		return err
 	}
