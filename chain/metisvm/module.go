@@ -352,6 +352,45 @@ func (c *Call) CallContract(to common.Address, input []byte, value *uint256.Int,
 	return ret, err
 }
 
+// CallError is a CallMethod whose callee failed (reverted, or another EVM error). Data is the
+// callee's return data: for a revert, its ABI-encoded error, which a module can pass on as its
+// own revert with &RevertError{Data: e.Data}.
+type CallError struct {
+	Method string
+	Err    error
+	Data   []byte
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("metisvm: call of %s failed: %v (return data %x)", e.Method, e.Err, e.Data)
+}
+
+// Unwrap returns the callee's error.
+func (e *CallError) Unwrap() error { return e.Err }
+
+// CallMethod calls method of another account (usually another module) through a's ABI with
+// CallContract, forwarding all the gas left and value (nil: none), and returns the decoded
+// outputs. A failed callee comes back as a *CallError, except running out of gas, which comes
+// back as vm.ErrOutOfGas so that it fails this call too.
+func (c *Call) CallMethod(to common.Address, a *abi.ABI, value *uint256.Int, method string, args ...any) ([]any, error) {
+	input, err := a.Pack(method, args...)
+	if err != nil {
+		return nil, fmt.Errorf("metisvm: encoding %s: %w", method, err)
+	}
+	ret, err := c.CallContract(to, input, value, c.Gas())
+	if err != nil {
+		if errors.Is(err, vm.ErrOutOfGas) {
+			return nil, err
+		}
+		return nil, &CallError{Method: method, Err: err, Data: ret}
+	}
+	out, err := a.Unpack(method, ret)
+	if err != nil {
+		return nil, fmt.Errorf("metisvm: decoding the result of %s: %w", method, err)
+	}
+	return out, nil
+}
+
 // install makes the module account non-empty (code 0xfe, nonce 1) so that
 // EIP-161 never deletes it with its storage.
 func install(state vm.StateDB, addr common.Address, genesis bool) {

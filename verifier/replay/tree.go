@@ -26,7 +26,9 @@ func LeafHash(stepHash [32]byte) [32]byte {
 	return sha256.Sum256(b[:])
 }
 
-func nodeHash(l, r [32]byte) [32]byte {
+// NodeOf is the RFC 6962 hash of an inner node with children l and r, SHA-256(0x01 | l | r):
+// what a bisection move's two children must hash to.
+func NodeOf(l, r [32]byte) [32]byte {
 	var b [65]byte
 	b[0] = 1
 	copy(b[1:], l[:])
@@ -71,7 +73,7 @@ func NewTree(leaves [][32]byte) *Tree {
 		t.levels = append(t.levels, lv)
 		up := make([][32]byte, len(lv)/2)
 		for j := range up {
-			up[j] = nodeHash(lv[2*j], lv[2*j+1])
+			up[j] = NodeOf(lv[2*j], lv[2*j+1])
 		}
 		lv = up
 	}
@@ -105,7 +107,7 @@ func (t *Tree) node(lo, hi int) [32]byte {
 		return t.levels[h][lo>>h]
 	}
 	k := int(Split(uint64(lo), uint64(hi)))
-	return nodeHash(t.node(lo, k), t.node(k, hi))
+	return NodeOf(t.node(lo, k), t.node(k, hi))
 }
 
 // Children returns the split point and the hashes of the two children of the node [lo, hi) (the

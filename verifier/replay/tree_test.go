@@ -78,7 +78,7 @@ func TestTreeMatchesGGUF(t *testing.T) {
 					t.Fatalf("[%d, %d) splits at %d, want %d", lo, hi, mid, lo+k)
 				}
 			}
-			if h, _ := tree.NodeHash(lo, hi); nodeHash(l, r) != h {
+			if h, _ := tree.NodeHash(lo, hi); NodeOf(l, r) != h {
 				t.Fatalf("n %d: children of [%d, %d) do not hash to it", n, lo, hi)
 			}
 			if n < 300 {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/holiman/uint256"
 
 	"github.com/metisgo/metis/chain/metisvm"
@@ -189,13 +188,8 @@ func payVerificationFee(call *metisvm.Call, s *store.S, classID uint64) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
-	input, err := lazai.ABI.Pack("routeFeesTo", uint8(lazai.SourceDataVerification), attesters)
-	if err != nil {
-		return err
-	}
-	ret, err := call.CallContract(lazai.Address, input, fee, call.Gas())
-	if err != nil {
-		return fmt.Errorf("dat: routing the verification fee to LazAI: %w (%x)", err, ret)
+	if _, err := call.CallMethod(lazai.Address, lazai.ABI, fee, "routeFeesTo", uint8(lazai.SourceDataVerification), attesters); err != nil {
+		return fmt.Errorf("dat: routing the verification fee to LazAI: %w", err)
 	}
 	return nil
 }
@@ -222,20 +216,9 @@ func (m *Module) addProof(call *metisvm.Call, args []any) ([]any, error) {
 
 // lazaiStake asks LazAI for an account's Holders Mining stake.
 func lazaiStake(call *metisvm.Call, a common.Address) (*big.Int, error) {
-	input, err := lazai.ABI.Pack("stakeOf", a)
+	out, err := call.CallMethod(lazai.Address, lazai.ABI, nil, "stakeOf", a)
 	if err != nil {
-		return nil, err
-	}
-	ret, err := call.CallContract(lazai.Address, input, nil, call.Gas())
-	if err != nil {
-		if err == vm.ErrOutOfGas {
-			return nil, err
-		}
 		return nil, fmt.Errorf("dat: reading the LazAI stake of %s: %w", a, err)
-	}
-	out, err := lazai.ABI.Unpack("stakeOf", ret)
-	if err != nil {
-		return nil, fmt.Errorf("dat: decoding the LazAI stake: %w", err)
 	}
 	return out[0].(*big.Int), nil
 }

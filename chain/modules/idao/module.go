@@ -1,13 +1,10 @@
 package idao
 
 import (
-	"errors"
-	"fmt"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/holiman/uint256"
 
 	"github.com/metisgo/metis/chain/metisvm"
@@ -165,33 +162,15 @@ func idBig(id uint64) *big.Int       { return new(big.Int).SetUint64(id) }
 func u256(b *big.Int) *uint256.Int   { return uint256.MustFromBig(b) }
 func toID(b *big.Int) (uint64, bool) { return b.Uint64(), b.IsUint64() }
 
-// moduleView calls a view of another module and returns its single output.
+// moduleView calls a view of another module and returns its single output; a failed view is a
+// *metisvm.CallError.
 func moduleView(call *metisvm.Call, to common.Address, a *abi.ABI, method string, args ...any) (any, error) {
-	input, err := a.Pack(method, args...)
+	out, err := call.CallMethod(to, a, nil, method, args...)
 	if err != nil {
 		return nil, err
 	}
-	ret, err := call.CallContract(to, input, nil, call.Gas())
-	if err != nil {
-		if errors.Is(err, vm.ErrOutOfGas) {
-			return nil, err
-		}
-		return nil, &viewError{method: method, err: err, ret: ret}
-	}
-	out, err := a.Unpack(method, ret)
-	if err != nil {
-		return nil, fmt.Errorf("idao: decoding %s: %w", method, err)
-	}
 	return out[0], nil
 }
-
-type viewError struct {
-	method string
-	err    error
-	ret    []byte
-}
-
-func (e *viewError) Error() string { return fmt.Sprintf("idao: %s: %v (%x)", e.method, e.err, e.ret) }
 
 // power is a voter's voting power in dao at the end of block.
 func power(call *metisvm.Call, dao uint64, voter common.Address, block uint64) (*big.Int, error) {

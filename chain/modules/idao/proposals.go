@@ -34,7 +34,7 @@ func (m *Module) propose(call *metisvm.Call, args []any) ([]any, error) {
 	if dao != idao.RootDAO {
 		// A community exists for every registered class.
 		if _, err := moduleView(call, dat.Address, dat.ABI, "classInfo", daoB); err != nil {
-			if _, isView := err.(*viewError); isView {
+			if _, failed := err.(*metisvm.CallError); failed {
 				return nil, call.Revert("UnknownDAO", daoB)
 			}
 			return nil, err
@@ -293,7 +293,7 @@ func (m *Module) viewProposal(call *metisvm.Call, args []any) ([]any, error) {
 	q, err := quorumAt(call, s, dao, t.snapshot)
 	if err != nil {
 		// Before the snapshot the total power is not known yet.
-		if _, isView := err.(*viewError); !isView {
+		if _, failed := err.(*metisvm.CallError); !failed {
 			return nil, err
 		}
 		q = new(big.Int)
@@ -354,8 +354,8 @@ func (m *Module) viewQuorum(call *metisvm.Call, args []any) ([]any, error) {
 // passRevert returns another module's revert data (FutureBlock, ClassNotFound, ...) as this
 // call's, so clients see the named error.
 func passRevert(err error) error {
-	if ve, ok := err.(*viewError); ok && len(ve.ret) >= 4 {
-		return &metisvm.RevertError{Data: ve.ret}
+	if ce, ok := err.(*metisvm.CallError); ok && len(ce.Data) >= 4 {
+		return &metisvm.RevertError{Data: ce.Data}
 	}
 	return err
 }

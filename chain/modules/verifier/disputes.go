@@ -9,6 +9,7 @@ import (
 	"github.com/metisgo/metis/chain/modules/internal/store"
 	"github.com/metisgo/metis/lazai"
 	"github.com/metisgo/metis/verifier"
+	"github.com/metisgo/metis/verifier/replay"
 )
 
 func (m *Module) challenge(call *metisvm.Call, args []any) ([]any, error) {
@@ -85,7 +86,7 @@ func (m *Module) bisect(call *metisvm.Call, args []any) ([]any, error) {
 	if r.hi-r.lo < 2 {
 		return nil, call.Revert("BadMove", "the dispute is at one step: prove it with proveStep")
 	}
-	if nodeHash(left, right) != s.Word(disputeWord(d, dNode)) {
+	if replay.NodeOf(left, right) != s.Word(disputeWord(d, dNode)) {
 		return nil, call.Revert("BadMove", "the children do not hash to the disputed node")
 	}
 	p := readParams(s)
@@ -108,7 +109,7 @@ func (m *Module) choose(call *metisvm.Call, args []any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := split(r.hi - r.lo)
+	k := replay.Split(r.lo, r.hi) - r.lo // the RFC 6962 split, as the trace tree is built
 	if left {
 		r.hi = r.lo + k
 		s.SetWord(disputeWord(d, dNode), s.Word(disputeWord(d, dLeft)))
@@ -157,7 +158,7 @@ func (m *Module) proveStep(call *metisvm.Call, args []any) ([]any, error) {
 	if rerr != nil {
 		return nil, m.resolve(call, s, d, false, "invalid one-step proof: "+rerr.Error())
 	}
-	replayed := leafHash(step)
+	replayed := replay.LeafHash(step)
 	if s.Err() == nil {
 		s.Fail(call.EmitEvent("StepReplayed", idb, r.lo, [32]byte(claimed), replayed))
 	}
@@ -210,7 +211,7 @@ func (m *Module) resolve(call *metisvm.Call, s *store.S, d uint64, proverWon boo
 		return err
 	}
 	if !cut.IsZero() {
-		if _, err := moduleCall(call, lazai.Address, lazai.ABI, cut, "routeFees", uint8(lazai.SourceCompute)); err != nil {
+		if _, err := call.CallMethod(lazai.Address, lazai.ABI, cut, "routeFees", uint8(lazai.SourceCompute)); err != nil {
 			return err
 		}
 	}

@@ -1,14 +1,10 @@
 package verifier
 
 import (
-	"crypto/sha256"
-	"errors"
-	"fmt"
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/holiman/uint256"
 
 	"github.com/metisgo/metis/chain/metisvm"
@@ -254,56 +250,4 @@ func governance(call *metisvm.Call) error {
 		return call.Revert("NotGovernance", call.Caller)
 	}
 	return nil
-}
-
-// leafHash and nodeHash are RFC 6962's, as inference/gguf builds the trace tree.
-func leafHash(h [32]byte) [32]byte {
-	return sha256.Sum256(append([]byte{0}, h[:]...))
-}
-
-func nodeHash(l, r [32]byte) [32]byte {
-	b := make([]byte, 0, 65)
-	b = append(b, 1)
-	b = append(b, l[:]...)
-	b = append(b, r[:]...)
-	return sha256.Sum256(b)
-}
-
-// split is where the subtree of n > 1 leaves splits: the largest power of two below n.
-func split(n uint64) uint64 {
-	k := uint64(1)
-	for k<<1 < n {
-		k <<= 1
-	}
-	return k
-}
-
-// moduleCall calls another module and decodes its single output; a revert comes back as a
-// callError with the revert data.
-func moduleCall(call *metisvm.Call, to common.Address, a *abi.ABI, value *uint256.Int, method string, args ...any) ([]any, error) {
-	input, err := a.Pack(method, args...)
-	if err != nil {
-		return nil, err
-	}
-	ret, err := call.CallContract(to, input, value, call.Gas())
-	if err != nil {
-		if errors.Is(err, vm.ErrOutOfGas) {
-			return nil, err
-		}
-		return nil, &callError{method: method, err: err, ret: ret}
-	}
-	if len(a.Methods[method].Outputs) == 0 {
-		return nil, nil
-	}
-	return a.Unpack(method, ret)
-}
-
-type callError struct {
-	method string
-	err    error
-	ret    []byte
-}
-
-func (e *callError) Error() string {
-	return fmt.Sprintf("verifier: %s: %v (%x)", e.method, e.err, e.ret)
 }

@@ -49,10 +49,10 @@ func (m *Module) requestCompute(call *metisvm.Call, args []any) ([]any, error) {
 	if deadline <= call.BlockNumber {
 		return nil, call.Revert("DeadlinePassed", deadline, call.BlockNumber)
 	}
-	out, err := moduleCall(call, dat.Address, dat.ABI, nil, "classInfo", classB)
+	out, err := call.CallMethod(dat.Address, dat.ABI, nil, "classInfo", classB)
 	if err != nil {
-		if ce, ok := err.(*callError); ok {
-			return nil, &metisvm.RevertError{Data: ce.ret} // ClassNotFound, as DAT says it
+		if ce, ok := err.(*metisvm.CallError); ok {
+			return nil, &metisvm.RevertError{Data: ce.Data} // ClassNotFound, as DAT says it
 		}
 		return nil, err
 	}
@@ -330,20 +330,20 @@ func (m *Module) succeed(call *metisvm.Call, s *store.S, id uint64, meta taskMet
 	cut := new(uint256.Int).Mul(fee, uint256.NewInt(uint64(p.ProtocolCutBps)))
 	cut.Div(cut, uint256.NewInt(10_000))
 	if !cut.IsZero() {
-		if _, err := moduleCall(call, lazai.Address, lazai.ABI, cut, "routeFees", uint8(lazai.SourceCompute)); err != nil {
+		if _, err := call.CallMethod(lazai.Address, lazai.ABI, cut, "routeFees", uint8(lazai.SourceCompute)); err != nil {
 			return err
 		}
 	}
 	rest := new(uint256.Int).Sub(fee, cut)
 	// The model's royalty: its usage fee per token of the run, paid to the class's holders.
-	if out, err := moduleCall(call, dat.Address, dat.ABI, nil, "classInfo", classB); err == nil {
+	if out, err := call.CallMethod(dat.Address, dat.ABI, nil, "classInfo", classB); err == nil {
 		class := *abi.ConvertType(out[0], new(dat.ClassInfo)).(*dat.ClassInfo)
 		royalty := new(big.Int).Mul(class.UsageFee, new(big.Int).SetUint64(rc.PromptTokens+rc.OutputTokens))
 		if royalty.Cmp(rest.ToBig()) > 0 {
 			royalty = rest.ToBig()
 		}
 		if royalty.Sign() > 0 {
-			if _, err := moduleCall(call, dat.Address, dat.ABI, u256(royalty), "settleRevenue", classB); err == nil {
+			if _, err := call.CallMethod(dat.Address, dat.ABI, u256(royalty), "settleRevenue", classB); err == nil {
 				rest.Sub(rest, u256(royalty))
 			} // a class that cannot take revenue (revoked) leaves the royalty to the prover
 		}
@@ -371,7 +371,7 @@ func (m *Module) reject(call *metisvm.Call, s *store.S, id uint64, meta taskMeta
 	cut := new(uint256.Int).Mul(bond, uint256.NewInt(uint64(p.SlashCutBps)))
 	cut.Div(cut, uint256.NewInt(10_000))
 	if !cut.IsZero() {
-		if _, err := moduleCall(call, lazai.Address, lazai.ABI, cut, "routeFees", uint8(lazai.SourceCompute)); err != nil {
+		if _, err := call.CallMethod(lazai.Address, lazai.ABI, cut, "routeFees", uint8(lazai.SourceCompute)); err != nil {
 			return err
 		}
 	}
@@ -424,7 +424,7 @@ func (m *Module) slashAttesters(call *metisvm.Call, s *store.S, id uint64, p ver
 	if err := s.Err(); err != nil || total.IsZero() {
 		return err
 	}
-	_, err := moduleCall(call, lazai.Address, lazai.ABI, total, "routeFees", uint8(lazai.SourceCompute))
+	_, err := call.CallMethod(lazai.Address, lazai.ABI, total, "routeFees", uint8(lazai.SourceCompute))
 	return err
 }
 
