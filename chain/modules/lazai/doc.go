@@ -48,9 +48,11 @@
 //
 // # Figures
 //
-// The module keeps cumulative checkpoints, per block, of fees routed, of holders' rewards and of
-// the block time. stats(N) reports, over the last N blocks (at most [MaxStatsWindow]): total
-// staked now, holders' rewards and fees routed in the window, the window's wall-clock span, and
+// The module keeps cumulative checkpoints of fees routed, of holders' rewards and of the block
+// time, written only in blocks that route a fee (an idle chain writes nothing). stats(N) reports,
+// over the last N blocks (at most [MaxStatsWindow]): total staked now, holders' rewards and fees
+// routed in the window, the window's wall-clock span (from the last fee-paying block at or before
+// its start to now, so a window opening on idle blocks counts their time too), and
 // APR in basis points = rewards·10⁴·31,536,000 / (totalStaked·span), zero when nothing is staked
 // or the span is zero; and, since genesis, all fees routed and burned. chain/node serves them as
 // metis_holdersMining.
