@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -793,6 +794,12 @@ func TestLimitsAndCORS(t *testing.T) {
 	}
 	defer conn.Close()
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(oversized)); err != nil {
+		// The server may close the connection as soon as the frame header announces more
+		// than the limit, while the rest is still being written (seen under the race
+		// detector): that too is the oversized message refused.
+		if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+			return
+		}
 		t.Fatal(err)
 	}
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
