@@ -102,7 +102,7 @@ func (e *Engine) ModelDigest(ctx context.Context, model string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	return m.Digest, nil
+	return m.Digest(), nil
 }
 
 // Generate completes req.Prompt as raw text, like Ollama's raw generate: the BOS token is added
@@ -195,7 +195,7 @@ func (e *Engine) complete(ctx context.Context, m *Model, req inference.Request, 
 	}
 	return &inference.Response{
 		Model:       req.Model,
-		ModelDigest: m.Digest,
+		ModelDigest: m.Digest(),
 		Text:        text,
 		Usage:       inference.Usage{PromptTokens: len(prompt), OutputTokens: len(tr.Output())},
 		TraceRoot:   "0x" + hex.EncodeToString(tr.Root[:]),

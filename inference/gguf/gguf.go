@@ -35,6 +35,14 @@ func (t TensorType) String() string {
 		return "F16"
 	case Q8_0:
 		return "Q8_0"
+	case Q4_0:
+		return "Q4_0"
+	case Q4_K:
+		return "Q4_K"
+	case Q5_K:
+		return "Q5_K"
+	case Q6_K:
+		return "Q6_K"
 	}
 	return fmt.Sprintf("type(%d)", uint32(t))
 }
@@ -42,30 +50,14 @@ func (t TensorType) String() string {
 // rowBytes returns the byte size of n elements of type t, or an error if n does not fill whole
 // blocks or t is not supported.
 func (t TensorType) rowBytes(n uint64) (uint64, error) {
-	switch t {
-	case F32:
-		return n * 4, nil
-	case F16:
-		return n * 2, nil
-	case Q8_0:
-		if n%q8BlockSize != 0 {
-			return 0, fmt.Errorf("gguf: Q8_0 row of %d elements is not a multiple of %d", n, q8BlockSize)
-		}
-		return n / q8BlockSize * q8BlockBytes, nil
+	elems, bytes := blockInfo(t)
+	if elems == 0 {
+		return 0, fmt.Errorf("gguf: unsupported tensor type %v", t)
 	}
-	return 0, fmt.Errorf("gguf: unsupported tensor type %v", t)
-}
-
-// fileType is general.file_type for a model whose large tensors are of type t (llama.cpp's
-// llama_ftype: ALL_F32=0, MOSTLY_F16=1, MOSTLY_Q8_0=7).
-func (t TensorType) fileType() uint32 {
-	switch t {
-	case F16:
-		return 1
-	case Q8_0:
-		return 7
+	if n%uint64(elems) != 0 {
+		return 0, fmt.Errorf("gguf: %v row of %d elements is not a multiple of %d", t, n, elems)
 	}
-	return 0
+	return n / uint64(elems) * uint64(bytes), nil
 }
 
 // GGUF metadata value types (gguf.h).
