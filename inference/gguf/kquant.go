@@ -421,15 +421,20 @@ func packActivations(dst []uint64, qs []int8) {
 
 // --- dot products ---
 //
-// Each kernel returns the dot product of one weight row (raw blocks) with quantized activations.
-// The float part, fixed for all kernels of a type:
+// Each kernel returns the dot product of one weight row (raw blocks) with quantized activations,
+// with the float operations of ggml's generic C kernels (ggml_vec_dot_*_q8_*, the ones llama.cpp
+// runs on a CPU without SIMD extensions), so that on such a build our results are llama.cpp's to
+// the bit:
 //
-//	Q4_0, Q8_0:  s += float32(float32(isum)·d_w)·d_x               per block of 32 (ggml's order)
-//	Q4_K, Q5_K:  s += (d_w·d_x)·isum;  s -= (dmin_w·d_x)·imin       per super-block of 256
-//	Q6_K:        s += (d_w·d_x)·isum                                per super-block of 256
+//	Q4_0:  s += float32(float32(isum)·d_w)·d_x               per block of 32
+//	Q8_0:  s += float32(isum)·(d_w·d_x)                       per block of 32
+//	K-quants: per super-block of 256, lane sums aux[l] over the positions p ≡ l (mod 8) of
+//	          scale(p)·q_w,p·q_x,p (exact int32); sums[l] += (d_w·d_x)·aux[l]; for Q4_K and Q5_K
+//	          also s -= (dmin_w·d_x)·imin with imin = Σ_j min_j·Σ_{p in sub-block j} q_x,p; after
+//	          the last super-block s += sums[0], ..., sums[7] in order.
 //
-// with isum = Σ_j scale_j · Σ_{i in sub-block j} q_w,i · q_x,i and imin = Σ_j min_j · Σ q_x over
-// sub-block j, both exact int32.
+// Every integer part is exact, so only the float formula is fixed; the integer sums may be
+// computed in any order (the SWAR kernel of Q4_0 does four products per multiplication).
 
 // spread16 moves the four low bytes of v into the low bytes of four 16-bit lanes.
 func spread16(v uint64) uint64 {
@@ -488,6 +493,7 @@ func dotQ5_K(w []byte, x []q8KBlock) float32 { return dotKMin(w, x, q5KBlockByte
 // dotKMin is the Q4_K and Q5_K kernel (Q5_K blocks, bs == q5KBlockBytes, add a fifth bit per
 // weight from qh).
 func dotKMin(w []byte, x []q8KBlock, bs int) float32 {
+	var sums [8]float32
 	var s float32
 	high := bs == q5KBlockBytes
 	for b := range x {
@@ -498,79 +504,81 @@ func dotKMin(w []byte, x []q8KBlock, bs int) float32 {
 		if high {
 			qh, qs = blk[16:48], blk[48:]
 		}
-		var isum, imin int32
+		var aux [8]int32
+		var imin int32
 		for c := range 4 {
-			q := qs[32*c : 32*c+32]
-			yl, yh := y.packed[16*c:16*c+8], y.packed[16*c+8:16*c+16]
-			var dl, dh, wl, wh uint64
-			for k := 0; k < 32; k += 8 {
-				v := binary.LittleEndian.Uint64(q[k:])
-				w0, w1 := spread16(v), spread16(v>>32)
-				a0, a1 := w0&0x000F000F000F000F, w1&0x000F000F000F000F
-				c0, c1 := w0>>4&0x000F000F000F000F, w1>>4&0x000F000F000F000F
-				if high {
-					h := binary.LittleEndian.Uint64(qh[k:]) >> (2 * c)
-					hl, hh := h&0x0101010101010101, h>>1&0x0101010101010101
-					a0 |= spread16(hl) << 4
-					a1 |= spread16(hl>>32) << 4
-					c0 |= spread16(hh) << 4
-					c1 |= spread16(hh>>32) << 4
-				}
-				g := k / 4
-				dl += (a0*yl[g])>>48 + (a1*yl[g+1])>>48
-				dh += (c0*yh[g])>>48 + (c1*yh[g+1])>>48
-				wl += a0 + a1
-				wh += c0 + c1
+			q := (*[32]byte)(qs[32*c:])
+			yl, yh := (*[32]int8)(y.qs[64*c:]), (*[32]int8)(y.qs[64*c+32:])
+			var h *[32]byte
+			if high {
+				h = (*[32]byte)(qh)
 			}
-			sl := int32(dl) - 128*int32((wl*lanes16)>>48)
-			sh := int32(dh) - 128*int32((wh*lanes16)>>48)
-			isum += sc[2*c]*sl + sc[2*c+1]*sh
+			for l := range 8 {
+				var lo, hi int32
+				for g := 0; g < 32; g += 8 {
+					a, c2 := int32(q[g+l]&15), int32(q[g+l]>>4)
+					if h != nil {
+						a += int32(h[g+l]>>(2*c)&1) << 4
+						c2 += int32(h[g+l]>>(2*c+1)&1) << 4
+					}
+					lo += a * int32(yl[g+l])
+					hi += c2 * int32(yh[g+l])
+				}
+				aux[l] += sc[2*c]*lo + sc[2*c+1]*hi
+			}
 			imin += mn[2*c]*y.sub[2*c] + mn[2*c+1]*y.sub[2*c+1]
 		}
-		s += float32(float32(f16At(blk[0:])*y.d) * float32(isum))
+		d := float32(f16At(blk[0:]) * y.d)
+		for l, a := range aux {
+			sums[l] += float32(d * float32(a))
+		}
 		s -= float32(float32(f16At(blk[2:])*y.d) * float32(imin))
+	}
+	for _, v := range sums {
+		s += v
 	}
 	return s
 }
 
 // dotQ6_K is Q6_K weights times Q8_K activations.
 func dotQ6_K(w []byte, x []q8KBlock) float32 {
-	var s float32
+	var sums [8]float32
 	for b := range x {
 		blk := (*[q6KBlockBytes]byte)(w[b*q6KBlockBytes:])
 		y := &x[b]
-		var isum int32
+		var aux [8]int32
 		for h := range 2 {
-			ql, qh := blk[64*h:64*h+64], blk[128+32*h:160+32*h]
+			ql, qh := (*[64]byte)(blk[64*h:]), (*[32]byte)(blk[128+32*h:])
 			sc := blk[192+8*h : 200+8*h]
-			// Quarter r (0..3) of this half holds positions 128h+32r+l for l in 0..31: low nibbles
-			// of ql[l] (r=0), ql[l+32] (r=1), high nibbles of ql[l] (r=2), ql[l+32] (r=3), with
-			// the two high bits at qh[l] >> 2r. Each quarter is two sub-blocks of 16.
+			// Quarter r of this half holds positions 128h+32r+k for k in 0..31: low nibbles of
+			// ql[k] (r=0), ql[k+32] (r=1), high nibbles of ql[k] (r=2), ql[k+32] (r=3), with the two
+			// high bits at qh[k] >> 2r. Each quarter is two sub-blocks of 16 with their own scale.
 			for r := range 4 {
-				qlr := ql[32*(r&1):]
+				base := 32 * (r & 1)
 				shift := 4 * uint(r>>1)
-				var d16 [2]uint64
-				var w16 [2]uint64
-				for k := 0; k < 32; k += 8 {
-					v := binary.LittleEndian.Uint64(qlr[k:]) >> shift
-					hb := binary.LittleEndian.Uint64(qh[k:]) >> (2 * uint(r))
-					lo := v & 0x0F0F0F0F0F0F0F0F
-					hi := hb & 0x0303030303030303
-					q := lo | hi<<4 // eight 6-bit values
-					a0, a1 := spread16(q), spread16(q>>32)
-					g := (128*h + 32*r + k) / 4
-					d16[k/16] += (a0*y.packed[g])>>48 + (a1*y.packed[g+1])>>48
-					w16[k/16] += a0 + a1
-				}
-				for j := range 2 {
-					sub := 8*h + 2*r + j // 16-value sub-block index within the super-block
-					// Σ (a-32)·y = Σ a·(y+128) - 128·Σa - 32·Σy
-					sj := int32(d16[j]) - 128*int32((w16[j]*lanes16)>>48) - 32*y.bsums[sub]
-					isum += int32(int8(sc[2*r+j])) * sj
+				ys := (*[32]int8)(y.qs[128*h+32*r:])
+				s0, s1 := int32(int8(sc[2*r])), int32(int8(sc[2*r+1]))
+				for l := range 8 {
+					var p0, p1 int32
+					for g := 0; g < 16; g += 8 {
+						k := g + l
+						a0 := int32((ql[base+k]>>shift)&15|(qh[k]>>(2*uint(r))&3)<<4) - 32
+						a1 := int32((ql[base+k+16]>>shift)&15|(qh[k+16]>>(2*uint(r))&3)<<4) - 32
+						p0 += a0 * int32(ys[k])
+						p1 += a1 * int32(ys[k+16])
+					}
+					aux[l] += s0*p0 + s1*p1
 				}
 			}
 		}
-		s += float32(float32(f16At(blk[208:])*y.d) * float32(isum))
+		d := float32(f16At(blk[208:]) * y.d)
+		for l, a := range aux {
+			sums[l] += float32(d * float32(a))
+		}
+	}
+	var s float32
+	for _, v := range sums {
+		s += v
 	}
 	return s
 }

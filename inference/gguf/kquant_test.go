@@ -108,22 +108,30 @@ func refDot(t TensorType, row []byte, x []float32) float32 {
 		xk := make([]q8KBlock, len(x)/qkK)
 		quantizeActQ8_K(xk, x)
 		_, bs := blockInfo(t)
+		var sums [8]float32
 		for b := range xk {
 			r := refDecode(t, row[b*bs:])
-			var isum, imin int32
+			var aux [8]int32
+			var imin int32
 			for p := range qkK {
 				y := int32(xk[b].qs[p])
 				if t == Q6_K {
-					isum += r.sc[r.sub[p]] * (r.q[p] - 32) * y
+					aux[p%8] += r.sc[r.sub[p]] * (r.q[p] - 32) * y
 				} else {
-					isum += r.sc[r.sub[p]] * r.q[p] * y
+					aux[p%8] += r.sc[r.sub[p]] * r.q[p] * y
 					imin += r.mn[r.sub[p]] * y
 				}
 			}
-			s += float32(float32(r.d*xk[b].d) * float32(isum))
+			d := float32(r.d * xk[b].d)
+			for l := range aux {
+				sums[l] += float32(d * float32(aux[l]))
+			}
 			if t != Q6_K {
 				s -= float32(float32(r.dmin*xk[b].d) * float32(imin))
 			}
+		}
+		for _, v := range sums {
+			s += v
 		}
 	}
 	return s

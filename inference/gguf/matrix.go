@@ -75,10 +75,9 @@ func (m *matrix) row(r int) []float32 {
 
 // Arithmetic rules (the heart of bit-exactness; docs/gguf.md has the rationale):
 //
-//   - Every F32 and F16 dot product runs in one fixed order: eight float32 accumulators over
-//     indices j mod 8, combined as ((s0+s1)+(s2+s3))+((s4+s5)+(s6+s7)), then the remaining j < n
-//     sequentially. Quantized dot products sum exact integers per block and combine blocks in
-//     order with a fixed float formula (kquant.go).
+//   - Every dot product runs in one fixed order, the order of ggml's generic C kernels: F32 and
+//     F16 products summed in float64 in index order; quantized dot products sum exact integers
+//     per block and combine blocks with a fixed float formula (kquant.go).
 //   - Every product is converted explicitly, float32(a*b), so no compiler may fuse it with the add.
 //   - Work is split across goroutines only by output row; a row is always computed by one
 //     goroutine with the code above, so GOMAXPROCS cannot change any bit.
@@ -86,55 +85,43 @@ func (m *matrix) row(r int) []float32 {
 //     F16 weights, to Q8_0 blocks before a dot with Q8_0 or Q4_0 weights, to Q8_K blocks before a
 //     dot with K-quant weights.
 
+// dotF32 is ggml's generic ggml_vec_dot_f32: each product rounded to float32, summed in float64 in
+// order, the sum rounded to float32 once.
 func dotF32(w, x []float32) float32 {
-	n := len(x)
-	w = w[:n]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	j := 0
-	for ; j+8 <= n; j += 8 {
-		a := w[j : j+8 : j+8]
-		b := x[j : j+8 : j+8]
-		s0 += float32(a[0] * b[0])
-		s1 += float32(a[1] * b[1])
-		s2 += float32(a[2] * b[2])
-		s3 += float32(a[3] * b[3])
-		s4 += float32(a[4] * b[4])
-		s5 += float32(a[5] * b[5])
-		s6 += float32(a[6] * b[6])
-		s7 += float32(a[7] * b[7])
+	w = w[:len(x)]
+	var s float64
+	for j, v := range w {
+		s += float64(float32(v * x[j]))
 	}
-	s := ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-	for ; j < n; j++ {
-		s += float32(w[j] * x[j])
-	}
-	return s
+	return float32(s)
 }
 
-// dotF16 is dotF32 with the weights in f16 (x already rounded to f16 values, so every product is
-// exact in float32).
+// dotF16 is ggml's generic ggml_vec_dot_f16, used for F16 weights and for the attention scores
+// q·k (x holds f16 values): each product is exact in float32, the sum runs in float64 in order and
+// is rounded to float32 once.
 func dotF16(w []uint16, x []float32) float32 {
-	n := len(x)
-	w = w[:n]
-	t := f16Table
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	j := 0
-	for ; j+8 <= n; j += 8 {
-		a := w[j : j+8 : j+8]
-		b := x[j : j+8 : j+8]
-		s0 += float32(t[a[0]] * b[0])
-		s1 += float32(t[a[1]] * b[1])
-		s2 += float32(t[a[2]] * b[2])
-		s3 += float32(t[a[3]] * b[3])
-		s4 += float32(t[a[4]] * b[4])
-		s5 += float32(t[a[5]] * b[5])
-		s6 += float32(t[a[6]] * b[6])
-		s7 += float32(t[a[7]] * b[7])
+	w = w[:len(x)]
+	var s float64
+	for j, h := range w {
+		s += float64(float32(f16Table[h] * x[j]))
 	}
-	s := ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-	for ; j < n; j++ {
-		s += float32(t[w[j]] * x[j])
+	return float32(s)
+}
+
+// weightedValues sets out[i] = Σ_t p[t]·v[t*stride+off+i], the attention output of one head, as
+// ggml computes it from the transposed f16 value cache: one float64 sum per output in position
+// order (p holds f16 values, so each product is exact in float32), rounded to float32 once.
+func weightedValues(out, p []float32, v []uint16, stride, off int) {
+	acc := make([]float64, len(out))
+	for t, pt := range p {
+		row := v[t*stride+off : t*stride+off+len(out)]
+		for i, h := range row {
+			acc[i] += float64(float32(pt * f16Table[h]))
+		}
 	}
-	return s
+	for i, a := range acc {
+		out[i] = float32(a)
+	}
 }
 
 // parallelMin is the matrix size (in multiply-adds) below which a matmul runs on one goroutine:
@@ -198,4 +185,39 @@ func (m *matrix) mul(dst, x []float32) {
 		}()
 	}
 	wg.Wait()
+}
+
+// softmaxF16 turns one head's attention scores (positions 0..pos, max their largest) into the f16
+// probabilities llama.cpp's CPU backend computes on x86-64 (ggml_vec_soft_max_f32, SSE2 path):
+// e_t = vexpf(s_t - max); the e_t summed four at a time as (e0+e1)+(e2+e3) in float32 and the
+// groups in float64 (the cache length ggml uses is a multiple of 32, so masked positions fill the
+// last group with zeros); each e_t times float32(1/sum), rounded to f16.
+func softmaxF16(scores []float32, max float32) {
+	var sum float64
+	for t := 0; t < len(scores); t += 4 {
+		var e [4]float32
+		for i := range min(4, len(scores)-t) {
+			e[i] = vexpf(scores[t+i] - max)
+			scores[t+i] = e[i]
+		}
+		sum += float64((e[0] + e[1]) + (e[2] + e[3]))
+	}
+	inv := float32(1 / sum)
+	for t := range scores {
+		scores[t] = f16ToF32(f32ToF16(scores[t] * inv))
+	}
+}
+
+// swiglu sets gate[i] = silu(gate[i])·up[i] with ggml's SiLU, x/(1 + e^(0-x)): vexpf for each
+// whole group of four, as ggml's SSE2 ggml_vec_silu_f32, and expf for the rest.
+func swiglu(gate, up []float32) {
+	for i, g := range gate {
+		var e float32
+		if i < len(gate)&^3 {
+			e = vexpf(0 - g)
+		} else {
+			e = expf(-g)
+		}
+		gate[i] = g / (1 + e) * up[i]
+	}
 }

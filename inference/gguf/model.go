@@ -75,8 +75,9 @@ func (m *Model) layerForward(l int, pos int, x []float32, c *kvCache) {
 		c.v[pos*kvd+i] = f32ToF16(v[i])
 	}
 	// Attention, mirroring llama.cpp without flash attention: q rounded to f16 for the dot with
-	// the f16 keys, scores scaled by 1/sqrt(hd) and softmaxed in float32 with a float64 sum, the
-	// probabilities rounded to f16 for the weighted sum of the f16 values.
+	// the f16 keys, scores scaled by 1/sqrt(hd) and softmaxed (softmaxF16), the probabilities
+	// rounded to f16 for the weighted sum of the f16 values; both dot products sum in float64 as
+	// ggml's ggml_vec_dot_f16 does (dotF16, weightedValues).
 	kqScale := 1 / float32(math.Sqrt(float64(hd)))
 	group := p.Heads / p.KVHeads
 	att := make([]float32, p.Dim)
@@ -93,21 +94,8 @@ func (m *Model) layerForward(l int, pos int, x []float32, c *kvCache) {
 			scores[t] = s
 			maxv = max(maxv, s)
 		}
-		var sum float64
-		for t := range scores {
-			e := expf(scores[t] - maxv)
-			scores[t] = e
-			sum += float64(e)
-		}
-		inv := float32(1 / sum)
-		out := att[h*hd : (h+1)*hd]
-		for t := range scores {
-			pt := f16ToF32(f32ToF16(scores[t] * inv))
-			vr := c.v[t*kvd+g*hd : t*kvd+(g+1)*hd]
-			for i := range out {
-				out[i] += float32(pt * f16ToF32(vr[i]))
-			}
-		}
+		softmaxF16(scores, maxv)
+		weightedValues(att[h*hd:(h+1)*hd], scores, c.v, kvd, g*hd)
 	}
 	ly.wo.mul(xb, att)
 	addBias(xb, ly.bo)
@@ -120,9 +108,7 @@ func (m *Model) layerForward(l int, pos int, x []float32, c *kvCache) {
 	up := make([]float32, p.FFN)
 	ly.gate.mul(gate, xb)
 	ly.up.mul(up, xb)
-	for i, g := range gate {
-		gate[i] = g / (1 + expf(-g)) * up[i]
-	}
+	swiglu(gate, up)
 	ly.down.mul(xb, gate)
 	for i := range x {
 		x[i] += xb[i]

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func tokenizerOf(t *testing.T, v Vocab) *Tokenizer {
+func tokenizerOf(t testing.TB, v Vocab) *Tokenizer {
 	t.Helper()
 	w := RandomLlama(LlamaParams{Dim: 32, Layers: 1, Heads: 2, KVHeads: 1, FFN: 32, Context: 8, RopeTheta: 10000, NormEps: 1e-5}, v, 1)
 	f, err := Read(writeBytes(t, w))
