@@ -278,9 +278,13 @@ func (e *Engine) Embed(ctx context.Context, model string, inputs []string) ([][]
 }
 
 // parseToolCall reads a reply that is a JSON object {"name": ..., "arguments": {...}} (or
-// "parameters" instead of "arguments", optionally inside a ``` fence) naming one of the tools.
+// "parameters" instead of "arguments", optionally inside a ``` fence or Qwen's <tool_call> tags)
+// naming one of the tools.
 func parseToolCall(text string, tools []inference.Tool) (inference.ToolCall, bool) {
 	s := strings.TrimSpace(text)
+	if inner, ok := strings.CutPrefix(s, "<tool_call>"); ok { // Qwen 2.5's tool-call tags
+		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(inner), "</tool_call>"))
+	}
 	if strings.HasPrefix(s, "```") {
 		s = strings.TrimPrefix(strings.TrimPrefix(s, "```json"), "```")
 		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "```"))

@@ -364,15 +364,13 @@ func quantizeActQ8_0(dst []q8Block, x []float32) {
 
 // q8KBlock is a block of 256 activations quantized as llama.cpp's Q8_K (the activation type of
 // every K-quant dot product): d = 1/iscale with iscale = -127/max, where max is the first value of
-// largest magnitude, and q = min(127, nearest_int(iscale·x)). sub holds the sums of each 32-value
-// sub-block (the sums of pairs of llama.cpp's 16-value bsums), bsums the 16-value sums, packed the
-// SWAR layout.
+// largest magnitude, and q = min(127, nearest_int(iscale·x)). bsums holds the sums of each 16
+// values, sub of each 32.
 type q8KBlock struct {
-	d      float32
-	qs     [qkK]int8
-	bsums  [16]int32
-	sub    [8]int32
-	packed [qkK / 4]uint64
+	d     float32
+	qs    [qkK]int8
+	bsums [16]int32
+	sub   [8]int32
 }
 
 // quantizeActQ8_K quantizes x (len a multiple of 256) into dst.
@@ -388,7 +386,6 @@ func quantizeActQ8_K(dst []q8KBlock, x []float32) {
 		}
 		if amax == 0 {
 			*b = q8KBlock{}
-			packActivations(b.packed[:], b.qs[:])
 			continue
 		}
 		iscale := -127 / maxv
@@ -406,7 +403,6 @@ func quantizeActQ8_K(dst []q8KBlock, x []float32) {
 			b.sub[j] = b.bsums[2*j] + b.bsums[2*j+1]
 		}
 		b.d = 1 / iscale
-		packActivations(b.packed[:], b.qs[:])
 	}
 }
 
@@ -485,62 +481,92 @@ func dotQ8_0(w []byte, x []q8Block) float32 {
 }
 
 // dotQ4_K is Q4_K weights times Q8_K activations.
-func dotQ4_K(w []byte, x []q8KBlock) float32 { return dotKMin(w, x, q4KBlockBytes) }
-
-// dotQ5_K is Q5_K weights times Q8_K activations.
-func dotQ5_K(w []byte, x []q8KBlock) float32 { return dotKMin(w, x, q5KBlockBytes) }
-
-// dotKMin is the Q4_K and Q5_K kernel (Q5_K blocks, bs == q5KBlockBytes, add a fifth bit per
-// weight from qh).
-func dotKMin(w []byte, x []q8KBlock, bs int) float32 {
+func dotQ4_K(w []byte, x []q8KBlock) float32 {
 	var sums [8]float32
 	var s float32
-	high := bs == q5KBlockBytes
 	for b := range x {
-		blk := w[b*bs : (b+1)*bs]
+		blk := (*[q4KBlockBytes]byte)(w[b*q4KBlockBytes:])
 		y := &x[b]
 		sc, mn := unpackScalesK4((*[12]byte)(blk[4:16]))
-		qs, qh := blk[16:], []byte(nil)
-		if high {
-			qh, qs = blk[16:48], blk[48:]
-		}
 		var aux [8]int32
-		var imin int32
 		for c := range 4 {
-			q := (*[32]byte)(qs[32*c:])
+			q := (*[32]byte)(blk[16+32*c:])
 			yl, yh := (*[32]int8)(y.qs[64*c:]), (*[32]int8)(y.qs[64*c+32:])
-			var h *[32]byte
-			if high {
-				h = (*[32]byte)(qh)
-			}
+			s0, s1 := sc[2*c], sc[2*c+1]
 			for l := range 8 {
-				var lo, hi int32
-				for g := 0; g < 32; g += 8 {
-					a, c2 := int32(q[g+l]&15), int32(q[g+l]>>4)
-					if h != nil {
-						a += int32(h[g+l]>>(2*c)&1) << 4
-						c2 += int32(h[g+l]>>(2*c+1)&1) << 4
-					}
-					lo += a * int32(yl[g+l])
-					hi += c2 * int32(yh[g+l])
-				}
-				aux[l] += sc[2*c]*lo + sc[2*c+1]*hi
+				b0, b1, b2, b3 := int32(q[l]), int32(q[l+8]), int32(q[l+16]), int32(q[l+24])
+				lo := (b0&15)*int32(yl[l]) + (b1&15)*int32(yl[l+8]) + (b2&15)*int32(yl[l+16]) + (b3&15)*int32(yl[l+24])
+				hi := (b0>>4)*int32(yh[l]) + (b1>>4)*int32(yh[l+8]) + (b2>>4)*int32(yh[l+16]) + (b3>>4)*int32(yh[l+24])
+				aux[l] += s0*lo + s1*hi
 			}
-			imin += mn[2*c]*y.sub[2*c] + mn[2*c+1]*y.sub[2*c+1]
 		}
-		d := float32(f16At(blk[0:]) * y.d)
-		for l, a := range aux {
-			sums[l] += float32(d * float32(a))
-		}
-		s -= float32(float32(f16At(blk[2:])*y.d) * float32(imin))
+		addLanes(&sums, f16At(blk[0:])*y.d, &aux)
+		s -= float32(float32(f16At(blk[2:])*y.d) * float32(kMins(&mn, y)))
 	}
+	return sumLanes(s, &sums)
+}
+
+// addLanes adds one super-block's lane sums, scaled by d = d_w·d_x, to the running lane sums:
+// sums[l] += d·aux[l], as ggml's K-quant kernels do.
+func addLanes(sums *[8]float32, d float32, aux *[8]int32) {
+	for l, a := range aux {
+		sums[l] += float32(d * float32(a))
+	}
+}
+
+// sumLanes is s + sums[0] + ... + sums[7], in that order.
+func sumLanes(s float32, sums *[8]float32) float32 {
 	for _, v := range sums {
 		s += v
 	}
 	return s
 }
 
-// dotQ6_K is Q6_K weights times Q8_K activations.
+// kMins is Σ_j min_j · (sum of the activations of sub-block j), the offset term of Q4_K and Q5_K.
+func kMins(mn *[8]int32, y *q8KBlock) int32 {
+	var m int32
+	for j, v := range mn {
+		m += v * y.sub[j]
+	}
+	return m
+}
+
+// dotQ5_K is Q5_K weights times Q8_K activations: Q4_K's layout plus a fifth bit per weight
+// (bit c of qh[k] for position 64c+k, bit c+1 for 64c+32+k).
+func dotQ5_K(w []byte, x []q8KBlock) float32 {
+	var sums [8]float32
+	var s float32
+	for b := range x {
+		blk := (*[q5KBlockBytes]byte)(w[b*q5KBlockBytes:])
+		y := &x[b]
+		sc, mn := unpackScalesK4((*[12]byte)(blk[4:16]))
+		h := (*[32]byte)(blk[16:48])
+		var aux [8]int32
+		for c := range 4 {
+			q := (*[32]byte)(blk[48+32*c:])
+			yl, yh := (*[32]int8)(y.qs[64*c:]), (*[32]int8)(y.qs[64*c+32:])
+			s0, s1 := sc[2*c], sc[2*c+1]
+			sh := uint(2 * c)
+			for l := range 8 {
+				b0, b1, b2, b3 := int32(q[l]), int32(q[l+8]), int32(q[l+16]), int32(q[l+24])
+				h0, h1, h2, h3 := int32(h[l])>>sh, int32(h[l+8])>>sh, int32(h[l+16])>>sh, int32(h[l+24])>>sh
+				lo := (b0&15|(h0&1)<<4)*int32(yl[l]) + (b1&15|(h1&1)<<4)*int32(yl[l+8]) +
+					(b2&15|(h2&1)<<4)*int32(yl[l+16]) + (b3&15|(h3&1)<<4)*int32(yl[l+24])
+				hi := (b0>>4|(h0&2)<<3)*int32(yh[l]) + (b1>>4|(h1&2)<<3)*int32(yh[l+8]) +
+					(b2>>4|(h2&2)<<3)*int32(yh[l+16]) + (b3>>4|(h3&2)<<3)*int32(yh[l+24])
+				aux[l] += s0*lo + s1*hi
+			}
+		}
+		addLanes(&sums, f16At(blk[0:])*y.d, &aux)
+		s -= float32(float32(f16At(blk[2:])*y.d) * float32(kMins(&mn, y)))
+	}
+	return sumLanes(s, &sums)
+}
+
+// dotQ6_K is Q6_K weights times Q8_K activations. In each half h of a super-block, byte k of ql,
+// ql[k+32] and qh[k] (k < 32) hold the four 6-bit values of positions 128h + 32r + k, r = 0..3
+// (low nibbles then high nibbles, two high bits each from qh); positions 16j..16j+15 share the
+// int8 scale j.
 func dotQ6_K(w []byte, x []q8KBlock) float32 {
 	var sums [8]float32
 	for b := range x {
@@ -549,36 +575,26 @@ func dotQ6_K(w []byte, x []q8KBlock) float32 {
 		var aux [8]int32
 		for h := range 2 {
 			ql, qh := (*[64]byte)(blk[64*h:]), (*[32]byte)(blk[128+32*h:])
-			sc := blk[192+8*h : 200+8*h]
-			// Quarter r of this half holds positions 128h+32r+k for k in 0..31: low nibbles of
-			// ql[k] (r=0), ql[k+32] (r=1), high nibbles of ql[k] (r=2), ql[k+32] (r=3), with the two
-			// high bits at qh[k] >> 2r. Each quarter is two sub-blocks of 16 with their own scale.
-			for r := range 4 {
-				base := 32 * (r & 1)
-				shift := 4 * uint(r>>1)
-				ys := (*[32]int8)(y.qs[128*h+32*r:])
-				s0, s1 := int32(int8(sc[2*r])), int32(int8(sc[2*r+1]))
+			sc := (*[8]byte)(blk[192+8*h:])
+			ys := (*[128]int8)(y.qs[128*h:])
+			for half := range 2 { // values k in [16·half, 16·half+16) of each quarter
+				s0, s1 := int32(int8(sc[half])), int32(int8(sc[2+half]))
+				s2, s3 := int32(int8(sc[4+half])), int32(int8(sc[6+half]))
+				q0, q1, hb := (*[16]byte)(ql[16*half:]), (*[16]byte)(ql[32+16*half:]), (*[16]byte)(qh[16*half:])
+				y0, y1 := (*[16]int8)(ys[16*half:]), (*[16]int8)(ys[32+16*half:])
+				y2, y3 := (*[16]int8)(ys[64+16*half:]), (*[16]int8)(ys[96+16*half:])
 				for l := range 8 {
-					var p0, p1 int32
-					for g := 0; g < 16; g += 8 {
-						k := g + l
-						a0 := int32((ql[base+k]>>shift)&15|(qh[k]>>(2*uint(r))&3)<<4) - 32
-						a1 := int32((ql[base+k+16]>>shift)&15|(qh[k+16]>>(2*uint(r))&3)<<4) - 32
-						p0 += a0 * int32(ys[k])
-						p1 += a1 * int32(ys[k+16])
-					}
-					aux[l] += s0*p0 + s1*p1
+					a, c, e := int32(q0[l]), int32(q1[l]), int32(hb[l])
+					a8, c8, e8 := int32(q0[l+8]), int32(q1[l+8]), int32(hb[l+8])
+					p0 := ((a&15|(e&3)<<4)-32)*int32(y0[l]) + ((a8&15|(e8&3)<<4)-32)*int32(y0[l+8])
+					p1 := ((c&15|(e>>2&3)<<4)-32)*int32(y1[l]) + ((c8&15|(e8>>2&3)<<4)-32)*int32(y1[l+8])
+					p2 := ((a>>4|(e>>4&3)<<4)-32)*int32(y2[l]) + ((a8>>4|(e8>>4&3)<<4)-32)*int32(y2[l+8])
+					p3 := ((c>>4|(e>>6)<<4)-32)*int32(y3[l]) + ((c8>>4|(e8>>6)<<4)-32)*int32(y3[l+8])
+					aux[l] += s0*p0 + s1*p1 + s2*p2 + s3*p3
 				}
 			}
 		}
-		d := float32(f16At(blk[208:]) * y.d)
-		for l, a := range aux {
-			sums[l] += float32(d * float32(a))
-		}
+		addLanes(&sums, f16At(blk[208:])*y.d, &aux)
 	}
-	var s float32
-	for _, v := range sums {
-		s += v
-	}
-	return s
+	return sumLanes(0, &sums)
 }
