@@ -1,12 +1,17 @@
-// Package gguf reads, writes and runs GGUF llama-family models in pure Go, bit-exactly.
+// Package gguf reads, writes and runs GGUF models of the llama family in pure Go, bit-exactly.
 //
 // It owns three things: a GGUF v3 reader that validates every header field and tensor bound
-// (reader.go), a writer for small llama-architecture files with random or given weights that tests
-// use to make their own models (writer.go), and an inference.Engine (engine.go) whose output is
-// bit-identical across runs, GOMAXPROCS values and CPU architectures and which records a trace of
-// per-step state hashes with a Merkle root, any step of which can be recomputed from its recorded
-// inputs alone (trace.go, ReplayStep). docs/gguf.md describes the arithmetic rules, the PRNG and the
-// trace layout.
+// (reader.go) and a loader that memory-maps the weights (load.go); a writer for llama and qwen2
+// files with random or given weights, SentencePiece or made-up BPE vocabularies and any of the
+// supported tensor types, that tests use to make their own models (writer.go, vocab_bpe.go); and
+// an inference.Engine (engine.go) for Llama 2/3 and Qwen 2/2.5 models in F32, F16, Q8_0, Q4_0,
+// Q4_K, Q5_K and Q6_K, whose output is bit-identical across runs, GOMAXPROCS values and CPU
+// architectures and which records a trace of per-step state hashes with a Merkle root, any step of
+// which can be recomputed from its recorded inputs alone (trace.go, ReplayStep). The arithmetic is
+// that of llama.cpp's generic CPU kernels, operation for operation (kquant.go, matrix.go), and the
+// tokenizers are llama.cpp's (tokenizer.go, bpe.go): these are our own implementations, not copies
+// (llama.cpp runs as a separate process in the tests that compare the two). docs/gguf.md describes
+// the formats, the arithmetic rules, the PRNG and the trace layout.
 package gguf
 
 import "fmt"
