@@ -63,6 +63,7 @@ func receiptSenderKeys(b *testing.B) []receiptSender {
 
 // receiptChain is a node under test: its RPC client and how to seal a block of what was sent.
 type receiptChain struct {
+	node  *Node // metis only
 	rpc   *gethrpc.Client
 	ec    *ethclient.Client
 	mine  func() (*types.Block, error)
@@ -135,6 +136,7 @@ func startMetisForReceipts(b *testing.B, senders []receiptSender) *receiptChain 
 		b.Fatal(err)
 	}
 	return &receiptChain{
+		node:  n,
 		rpc:   c,
 		ec:    ethclient.NewClient(c),
 		mine:  func() (*types.Block, error) { return n.Chain().Seal(context.Background()) },
@@ -240,6 +242,26 @@ func BenchmarkReceipt(b *testing.B) {
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkReceiptCore is BenchmarkReceipt's metis side without JSON-RPC: chain/core's
+// TransactionReceipt in process, what the node does for one eth_getTransactionReceipt before
+// marshalling it.
+func BenchmarkReceiptCore(b *testing.B) {
+	senders := receiptSenderKeys(b)
+	m := startMetisForReceipts(b, senders)
+	defer m.close()
+	blocks := m.fillBlocks(b, senders, receiptBlockSizes)
+	for i, size := range receiptBlockSizes {
+		hashes := blocks[i]
+		b.Run(fmt.Sprintf("txs=%d", size), func(b *testing.B) {
+			for j := 0; b.Loop(); j++ {
+				if _, _, err := m.node.Chain().TransactionReceipt(hashes[j%len(hashes)]); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
