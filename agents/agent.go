@@ -31,7 +31,6 @@ import (
 	"github.com/metisgo/metis/inference/gguf"
 	"github.com/metisgo/metis/inference/llm"
 	"github.com/metisgo/metis/inference/ollama"
-	"github.com/metisgo/metis/internal/chaintx"
 	"github.com/metisgo/metis/lazai"
 	"github.com/metisgo/metis/verifier"
 )
@@ -47,8 +46,9 @@ type PublisherFunc func(ctx context.Context, e *event.Event) error
 // Publish calls f.
 func (f PublisherFunc) Publish(ctx context.Context, e *event.Event) error { return f(ctx, e) }
 
-// Agent is a running agent. Its module clients sign with the agent's key; use them only under
-// a context the agent hands out (tools get one), or the policy does not see what they sign.
+// Agent is a running agent. Its module clients sign with the agent's signer, which enforces the
+// policy on every transaction they build, whoever calls them and with whatever context: there
+// is no other way to the agent's key. Close releases its data dir.
 type Agent struct {
 	DAT      *dat.Client
 	IDAO     *idao.Client
@@ -75,20 +75,20 @@ type Agent struct {
 	stepMu    sync.Mutex // one step at a time
 	emitMu    sync.Mutex // events are numbered, signed and published in order
 	seq       uint64
-	hook      chaintx.SignHook
 	modelName string
 }
 
 type options struct {
-	key    *ecdsa.PrivateKey
-	model  llms.Model
-	engine inference.Engine
-	pubs   []Publisher
-	tools  []Tool
-	log    *slog.Logger
-	http   *http.Client
-	now    func() time.Time
-	seq    uint64
+	key     *ecdsa.PrivateKey
+	dataDir *string
+	model   llms.Model
+	engine  inference.Engine
+	pubs    []Publisher
+	tools   []Tool
+	log     *slog.Logger
+	http    *http.Client
+	now     func() time.Time
+	seq     uint64
 }
 
 // Option configures New.
@@ -120,6 +120,11 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.http = 
 // WithClock replaces time.Now (event times, receipts, the policy's period).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
+// WithDataDir is the agent's data dir, instead of the spec's data_dir: where it keeps its spend
+// ledger ([LedgerFile]), so that a restarted agent continues its period. "" keeps the ledger in
+// memory, which a policy with a period cap refuses.
+func WithDataDir(dir string) Option { return func(o *options) { o.dataDir = &dir } }
+
 // WithLastSeq makes the agent number its events after seq: a restarted agent continues after
 // the last event the node relayed for it (the node rejects a seq it has seen).
 func WithLastSeq(seq uint64) Option { return func(o *options) { o.seq = seq } }
@@ -145,18 +150,6 @@ func New(ctx context.Context, spec *Spec, eth *ethclient.Client, opts ...Option)
 	a.addr = crypto.PubkeyToAddress(a.key.PublicKey)
 	if a.chainID, err = eth.ChainID(ctx); err != nil {
 		return nil, fmt.Errorf("agents: chain id: %w", err)
-	}
-	if a.DAT, err = dat.NewClient(ctx, eth, a.key); err != nil {
-		return nil, err
-	}
-	if a.IDAO, err = idao.NewClient(ctx, eth, a.key); err != nil {
-		return nil, err
-	}
-	if a.LazAI, err = lazai.NewClient(ctx, eth, a.key); err != nil {
-		return nil, err
-	}
-	if a.Verifier, err = verifier.NewClient(ctx, eth, a.key); err != nil {
-		return nil, err
 	}
 
 	a.modelName = spec.Model.Model
@@ -191,9 +184,41 @@ func New(ctx context.Context, spec *Spec, eth *ethclient.Client, opts ...Option)
 	if pol.Allow == nil {
 		pol.Allow = defaultAllow(spec.Tools)
 	}
-	a.guard = newGuard(pol, a.now)
-	a.hook = a.guard.hook(a.refused, a.sent)
+	dir := spec.DataPath()
+	if o.dataDir != nil {
+		dir = *o.dataDir
+	}
+	if pol.PeriodCap != nil && dir == "" {
+		return nil, errors.New("agents: policy.period_cap needs a data dir to remember spending across restarts (the spec's data_dir, or WithDataDir)")
+	}
+	period := pol.Period
+	if period <= 0 {
+		period = DefaultPeriod
+	}
+	led, err := openLedger(dir, a.addr, period, a.now())
+	if err != nil {
+		return nil, err
+	}
+	reader := dat.NewClient(eth, nil)
+	owner := func(tokenID *big.Int) (common.Address, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		t, err := reader.Token(ctx, tokenID)
+		return t.Owner, err
+	}
+	a.guard = newGuard(pol, a.addr, a.now, led, owner)
+	signer := a.guard.signer(a.key, a.chainID, a.refused, a.sent)
+	a.DAT, a.IDAO = dat.NewClient(eth, signer), idao.NewClient(eth, signer)
+	a.LazAI, a.Verifier = lazai.NewClient(eth, signer), verifier.NewClient(eth, signer)
 	return a, nil
+}
+
+// Close releases the agent's data dir (its spend ledger's file and lock). The agent must not
+// sign afterwards.
+func (a *Agent) Close() error {
+	a.guard.mu.Lock()
+	defer a.guard.mu.Unlock()
+	return a.guard.led.close()
 }
 
 func newEngine(m ModelSpec) (inference.Engine, error) {
@@ -233,6 +258,9 @@ func (s *Spec) path(p string) string {
 	}
 	return filepath.Join(s.Dir, p)
 }
+
+// DataPath is the spec's data_dir resolved against its directory ("" if it names none).
+func (s *Spec) DataPath() string { return s.path(s.DataDir) }
 
 // toolModel is the model a tool runs: its own, or the brain's.
 func (a *Agent) toolModel(cfg ToolSpec) string {
@@ -292,13 +320,6 @@ func (a *Agent) Tools() []Tool { return append([]Tool(nil), a.tools...) }
 
 // Note returns one of the agent's notes.
 func (a *Agent) Note(key string) (string, bool) { return a.mem.note(key) }
-
-// Context returns ctx under the agent's policy: transactions its module clients send under it
-// are checked, refused or signed and reported as the agent's own. Tools run under such a
-// context; a program driving the clients itself should too.
-func (a *Agent) Context(ctx context.Context) context.Context {
-	return chaintx.WithSignHook(ctx, a.hook)
-}
 
 // maxEventData keeps an event under event.MaxSize with room for the envelope.
 const maxEventData = event.MaxSize - 2048

@@ -121,6 +121,7 @@ func newAgent(t testing.TB, net *devnet.Net, s *Spec, opts ...Option) (*Agent, *
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { a.Close() })
 	return a, rec
 }
 
@@ -172,10 +173,7 @@ max_steps: 1
 
 	// The trigger: dev account 0 anchors a dataset. The subscription may start just after
 	// Started, so keep anchoring until the agent reacts.
-	owner, err := dat.NewClient(ctx, net.Eth, net.Keys[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := dat.NewClient(net.Eth, net.Signer(0))
 	for len(rec.of(event.TxMined)) == 0 {
 		if _, _, err := owner.CreateClass(ctx, dat.ClassParams{Kind: uint8(dat.Dataset), MetadataURI: "ipfs://data"}); err != nil {
 			t.Fatal(err)
@@ -281,6 +279,7 @@ tools: [lazai_stake]
 policy: {spend_cap: 1, period_cap: 1, period: 1h}
 key: {dev_account: 8}
 max_steps: 1
+data_dir: `+t.TempDir()+`
 `)
 	a, rec := newAgent(t, net, s)
 	for range 2 {
@@ -491,7 +490,7 @@ func TestMemoryBounds(t *testing.T) {
 }
 
 // stakeTool is a tool of the caller's own that sends through the agent's client directly,
-// skipping the builtins' early check: the signing hook still refuses what the policy forbids.
+// skipping the builtins' early check: the agent's signer still refuses what the policy forbids.
 type stakeTool struct{ a *Agent }
 
 func (stakeTool) Name() string            { return "my_stake" }

@@ -44,10 +44,7 @@ func BenchmarkAgentStep(b *testing.B) {
 	}
 
 	b.Run("path=direct", func(b *testing.B) {
-		c, err := lazai.NewClient(ctx, net.Eth, net.Keys[1])
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := lazai.NewClient(net.Eth, net.Signer(1))
 		for b.Loop() {
 			if _, err := c.Stake(ctx, big.NewInt(100)); err != nil {
 				b.Fatal(err)

@@ -8,11 +8,14 @@
 // Publishers the agent was given: started, thought, tool_call, inference (with the signed
 // receipt), tx_sent, tx_mined, refused, error, stopped.
 //
-// The policy (policy.go) is a chaintx.SignHook installed on the context every tool runs under:
-// each transaction any tool builds passes through it complete (recipient, selector, value, gas
-// limit, fee cap) before it is signed, and a refused one is never signed: the agent emits
-// refused with the reason instead. Tools also check their module and method before they start,
-// so a forbidden call is refused before any RPC; the hook is the authority.
+// The policy (policy.go) is enforced by the signer the agent's module clients are built with (a
+// bind.TransactOpts whose Signer checks before the key signs): each transaction any of them
+// builds, whoever calls it and with whatever context, passes through it complete (recipient,
+// selector, arguments, value, gas limit, fee cap) before it is signed, and a refused one is
+// never signed: the agent emits refused with the reason instead. What it signs is recorded in
+// the agent's data dir (ledger.go), so the period cap survives restarts. Tools also check their
+// module and method before they start, so a forbidden call is refused before any RPC; the
+// signer is the authority.
 //
 // Weak models are expected: a reply that tries to call a tool and fails (unknown tool, arguments
 // that are not JSON or violate the tool's JSON Schema) is shown its error and retried, a bounded

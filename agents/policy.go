@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"fmt"
 	"math/big"
@@ -10,23 +11,35 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/metisgo/metis/dat"
 	"github.com/metisgo/metis/idao"
-	"github.com/metisgo/metis/internal/chaintx"
 	"github.com/metisgo/metis/lazai"
 	"github.com/metisgo/metis/verifier"
 )
 
-// Policy is what an agent may sign. Every transaction is checked complete, before signing:
-// its recipient and method against Allow, its gas limit against GasCap, its gas limit × fee cap
-// against MaxGasCost, and its value + gas limit × fee cap (the most it can cost) against
-// SpendCap and, with what the agent spent in the last Period, against PeriodCap. Spending is
-// counted at that maximum when the transaction is signed (refunds of unused gas are not
-// credited back), so the caps hold even for transactions that never get mined.
+// Policy is what an agent may sign. It is enforced by the signer the agent's module clients are
+// built with (Signer): every transaction is checked complete, before it is signed — its
+// recipient and method against Allow, the assets it moves against the rule's To, its value
+// against the rule's MaxValue, its gas limit against GasCap, its gas limit × fee cap against
+// MaxGasCost, and its value + gas limit × fee cap (the most it can cost) against SpendCap and,
+// with what the agent signed in the last Period, against PeriodCap.
+//
+// What the caps count: METIS, at the transaction's maximum cost (value + gas limit × fee cap),
+// when it is signed (refunds of unused gas are not credited back, and a transaction that is
+// never mined still counts), so the caps hold whatever happens after signing. Spending is
+// recorded in the agent's data dir before signing and survives restarts (see [LedgerFile]).
+//
+// What they do not count: assets that are not METIS. DAT token value and revenue shares, the
+// right to move or mint the agent's tokens, and voting power (LazAI stake and DAT class
+// delegation) have no METIS price; the module methods that move them to another address
+// ([Movers]) are instead allowed only towards the addresses the rule's To lists (or the agent
+// itself). Methods of contracts other than the system modules are opaque: what they do is not
+// counted or restricted beyond their selector, so allow them only if you trust the contract.
 type Policy struct {
 	SpendCap   *big.Int      // per transaction (nil: no transaction may spend anything)
 	PeriodCap  *big.Int      // per Period (nil: no period cap)
@@ -43,6 +56,11 @@ type Allow struct {
 	Module  string         // the module's name, when Address is a system module
 	Address common.Address // the recipient
 	Methods []string       // as written: names, signatures, 0x selectors, or "*"
+	// To lists the addresses this rule's asset-moving methods ([Movers]) may move assets to,
+	// besides the agent itself. Empty: only to the agent.
+	To []common.Address
+	// MaxValue caps the METIS value of one call of these methods (nil: the spend cap only).
+	MaxValue *big.Int
 
 	any       bool
 	selectors map[[4]byte]bool
@@ -97,6 +115,16 @@ func (a *Allow) allows(to common.Address, sel [4]byte) bool {
 	return a.Address == to && (a.any || a.selectors[sel])
 }
 
+// movesAssets reports whether the rule allows any method of Movers.
+func (a *Allow) movesAssets() bool {
+	for _, mv := range Movers {
+		if m := moduleByName(mv.Module); m != nil && a.allows(m.address, [4]byte(m.abi.Methods[mv.Method].ID)) {
+			return true
+		}
+	}
+	return false
+}
+
 type module struct {
 	name    string
 	address common.Address
@@ -129,6 +157,65 @@ func moduleByAddress(a common.Address) *module {
 	return nil
 }
 
+// Mover is a module method that moves something of the agent's other than METIS to an address
+// its arguments name: the policy allows it only towards the agent itself or its rule's To.
+type Mover struct {
+	Module, Method string
+	What           string // what it moves, for refusals and the docs
+	// recipients returns the addresses the call moves to (the zero address: nobody); owner
+	// looks up a DAT token's owner.
+	recipients func(args []any, owner func(tokenID *big.Int) (common.Address, error)) ([]common.Address, error)
+}
+
+// Movers are the asset-moving methods of the system modules.
+var Movers = []Mover{
+	{"dat", "transferToken", "a DAT token", argAddr(1)},
+	{"dat", "transferValue", "DAT token value (to the owner of the receiving token)",
+		func(args []any, owner func(*big.Int) (common.Address, error)) ([]common.Address, error) {
+			o, err := owner(args[1].(*big.Int))
+			return []common.Address{o}, err
+		}},
+	{"dat", "mint", "a new DAT token (its value and revenue shares)", argAddr(1)},
+	{"dat", "approveForClass", "the right to move and use the agent's tokens of a class", argAddrIf(1, 2)},
+	{"dat", "setClassOperator", "the right to mint in the agent's class", argAddrIf(1, 2)},
+	{"dat", "delegateClass", "the agent's class voting power", argAddr(1)},
+	{"lazai", "delegate", "the agent's root iDAO voting power (its LazAI stake)", argAddr(0)},
+}
+
+func argAddr(i int) func([]any, func(*big.Int) (common.Address, error)) ([]common.Address, error) {
+	return func(args []any, _ func(*big.Int) (common.Address, error)) ([]common.Address, error) {
+		return []common.Address{args[i].(common.Address)}, nil
+	}
+}
+
+// argAddrIf is argument i when the boolean argument flag grants (approve, allow) rather than
+// revokes.
+func argAddrIf(i, flag int) func([]any, func(*big.Int) (common.Address, error)) ([]common.Address, error) {
+	return func(args []any, _ func(*big.Int) (common.Address, error)) ([]common.Address, error) {
+		if !args[flag].(bool) {
+			return nil, nil
+		}
+		return []common.Address{args[i].(common.Address)}, nil
+	}
+}
+
+func moverOf(to common.Address, data []byte) (*Mover, *abi.Method) {
+	m := moduleByAddress(to)
+	if m == nil || len(data) < 4 {
+		return nil, nil
+	}
+	meth, err := m.abi.MethodById(data[:4])
+	if err != nil {
+		return nil, nil
+	}
+	for i := range Movers {
+		if Movers[i].Module == m.name && Movers[i].Method == meth.Name {
+			return &Movers[i], meth
+		}
+	}
+	return nil, nil
+}
+
 // methodName names the call: "lazai.stake", or the address and selector.
 func methodName(to common.Address, data []byte) string {
 	var sel []byte
@@ -159,35 +246,37 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string { return "refused by policy: " + e.Reason }
 
-// guard enforces a Policy: the state is what was spent recently.
+// guard enforces a Policy for one account; its ledger is what the account signed.
 type guard struct {
 	pol   Policy
+	self  common.Address
 	now   func() time.Time
+	owner func(tokenID *big.Int) (common.Address, error) // a DAT token's owner
 	mu    sync.Mutex
-	spent []spend
+	led   *ledger
 }
 
-type spend struct {
-	at     time.Time
-	amount *big.Int
-}
-
-func newGuard(p Policy, now func() time.Time) *guard {
+func newGuard(p Policy, self common.Address, now func() time.Time, led *ledger, owner func(*big.Int) (common.Address, error)) *guard {
 	if p.Period <= 0 {
 		p.Period = DefaultPeriod
 	}
-	return &guard{pol: p, now: now}
+	return &guard{pol: p, self: self, now: now, led: led, owner: owner}
 }
 
 // checkCall checks recipient, method and value: what a tool knows before it asks the node
-// anything. Refusing here saves an estimate that might fail for reasons of its own.
+// anything. Refusing here saves an estimate that might fail for reasons of its own; the signer
+// checks again, completely.
 func (g *guard) checkCall(to common.Address, data []byte, value *big.Int) *RefusedError {
 	if value == nil {
 		value = new(big.Int)
 	}
 	r := &RefusedError{To: to, Method: methodName(to, data), Value: value}
-	if reason := g.methodRefusal(to, data); reason != "" {
-		r.Reason = reason
+	if len(data) < 4 {
+		r.Reason = fmt.Sprintf("%s: plain transfers are not allowed", to.Hex())
+		return r
+	}
+	if g.rule(to, data, value) == nil {
+		r.Reason = g.ruleRefusal(to, data, value)
 		return r
 	}
 	if g.pol.SpendCap == nil || value.Cmp(g.pol.SpendCap) > 0 {
@@ -197,21 +286,64 @@ func (g *guard) checkCall(to common.Address, data []byte, value *big.Int) *Refus
 	return nil
 }
 
-func (g *guard) methodRefusal(to common.Address, data []byte) string {
-	var sel [4]byte
-	if len(data) < 4 {
-		return fmt.Sprintf("%s: plain transfers are not allowed", to.Hex())
-	}
-	copy(sel[:], data)
+// rule returns the first rule allowing the method at to with value, or nil.
+func (g *guard) rule(to common.Address, data []byte, value *big.Int) *Allow {
+	sel := [4]byte(data[:4])
 	for i := range g.pol.Allow {
-		if g.pol.Allow[i].allows(to, sel) {
-			return ""
+		a := &g.pol.Allow[i]
+		if a.allows(to, sel) && (a.MaxValue == nil || value.Cmp(a.MaxValue) <= 0) {
+			return a
+		}
+	}
+	return nil
+}
+
+// ruleRefusal says why no rule allows the call.
+func (g *guard) ruleRefusal(to common.Address, data []byte, value *big.Int) string {
+	sel := [4]byte(data[:4])
+	for i := range g.pol.Allow {
+		if a := &g.pol.Allow[i]; a.allows(to, sel) {
+			return fmt.Sprintf("value %s is over %s's limit of %s", FormatAmount(value), methodName(to, data), FormatAmount(a.MaxValue))
 		}
 	}
 	return fmt.Sprintf("%s is not an allowed method", methodName(to, data))
 }
 
-// check checks a complete unsigned transaction and, if it passes, counts its cost as spent.
+// recipientRefusal says why a call of an asset-moving method may not be signed under rule a:
+// it moves to an address neither the agent's nor in a.To ("" if it may).
+func (g *guard) recipientRefusal(a *Allow, to common.Address, data []byte) string {
+	mv, meth := moverOf(to, data)
+	if mv == nil {
+		return ""
+	}
+	args, err := meth.Inputs.Unpack(data[4:])
+	if err != nil {
+		return fmt.Sprintf("%s: arguments do not decode: %v", methodName(to, data), err)
+	}
+	rcpts, err := mv.recipients(args, g.owner)
+	if err != nil {
+		return fmt.Sprintf("%s: cannot tell where it moves %s: %v", methodName(to, data), mv.What, err)
+	}
+	for _, r := range rcpts {
+		if r == g.self || r == (common.Address{}) || containsAddr(a.To, r) {
+			continue
+		}
+		return fmt.Sprintf("%s would move %s to %s, which is not in the rule's to list", methodName(to, data), mv.What, r.Hex())
+	}
+	return ""
+}
+
+func containsAddr(list []common.Address, a common.Address) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// check checks a complete unsigned transaction and, if it passes, records its cost as spent
+// (durably, before it returns).
 func (g *guard) check(tx *types.Transaction) *RefusedError {
 	if tx.To() == nil {
 		return &RefusedError{Reason: "contract creation is not allowed", Value: tx.Value(), Gas: tx.Gas()}
@@ -221,7 +353,16 @@ func (g *guard) check(tx *types.Transaction) *RefusedError {
 	gasCost := new(big.Int).Mul(new(big.Int).SetUint64(tx.Gas()), feeCap)
 	cost := new(big.Int).Add(tx.Value(), gasCost)
 	r := &RefusedError{To: to, Method: methodName(to, tx.Data()), Value: tx.Value(), Gas: tx.Gas(), Cost: cost}
-	if reason := g.methodRefusal(to, tx.Data()); reason != "" {
+	if len(tx.Data()) < 4 {
+		r.Reason = fmt.Sprintf("%s: plain transfers are not allowed", to.Hex())
+		return r
+	}
+	rule := g.rule(to, tx.Data(), tx.Value())
+	if rule == nil {
+		r.Reason = g.ruleRefusal(to, tx.Data(), tx.Value())
+		return r
+	}
+	if reason := g.recipientRefusal(rule, to, tx.Data()); reason != "" {
 		r.Reason = reason
 		return r
 	}
@@ -242,38 +383,49 @@ func (g *guard) check(tx *types.Transaction) *RefusedError {
 	defer g.mu.Unlock()
 	now := g.now()
 	if g.pol.PeriodCap != nil {
-		keep := g.spent[:0]
-		total := new(big.Int)
-		for _, s := range g.spent {
-			if now.Sub(s.at) < g.pol.Period {
-				keep = append(keep, s)
-				total.Add(total, s.amount)
-			}
-		}
-		g.spent = keep
-		if after := new(big.Int).Add(total, cost); after.Cmp(g.pol.PeriodCap) > 0 {
+		if after := new(big.Int).Add(g.led.total(now, g.pol.Period), cost); after.Cmp(g.pol.PeriodCap) > 0 {
 			r.Reason = fmt.Sprintf("cost up to %s would bring spending in the last %s to %s, over the period cap of %s",
 				FormatAmount(cost), g.pol.Period, FormatAmount(after), FormatAmount(g.pol.PeriodCap))
 			return r
 		}
-		g.spent = append(g.spent, spend{at: now, amount: cost})
+	}
+	if err := g.led.add(ledgerEntry{at: now, amount: cost, nonce: tx.Nonce(), method: r.Method}); err != nil {
+		r.Reason = "the spend ledger could not record it: " + err.Error()
+		return r
 	}
 	return nil
 }
 
-// hook is the chaintx.SignHook that enforces the policy: a refused transaction is reported to
-// refused and never signed; a signed one to sent.
-func (g *guard) hook(refused func(context.Context, *RefusedError), sent func(context.Context, *types.Transaction)) chaintx.SignHook {
-	return func(ctx context.Context, from common.Address, tx *types.Transaction, sign chaintx.SignFunc) (*types.Transaction, error) {
+// signer is the agent's signer: the From and Signer of a bind.TransactOpts its module clients
+// are built with. Every transaction they build passes check before key signs it; a refused one
+// is reported to refused and never signed, a signed one to sent. The clients have no other way
+// to sign, whatever context they are called with.
+func (g *guard) signer(key *ecdsa.PrivateKey, chainID *big.Int, refused func(context.Context, *RefusedError), sent func(context.Context, *types.Transaction)) *bind.TransactOpts {
+	keyed := bind.NewKeyedTransactor(key, chainID)
+	return &bind.TransactOpts{From: keyed.From, Signer: func(from common.Address, tx *types.Transaction) (*types.Transaction, error) {
+		if from != keyed.From {
+			return nil, bind.ErrNotAuthorized
+		}
+		// The events are the agent's own record; they are not tied to the caller's context.
+		ctx := context.Background()
 		if r := g.check(tx); r != nil {
 			refused(ctx, r)
 			return nil, r
 		}
-		signed, err := sign(tx)
+		signed, err := keyed.Signer(from, tx)
 		if err != nil {
 			return nil, err
 		}
 		sent(ctx, signed)
 		return signed, nil
+	}}
+}
+
+// moverNames lists Movers as module.method.
+func moverNames() string {
+	names := make([]string, len(Movers))
+	for i, mv := range Movers {
+		names[i] = mv.Module + "." + mv.Method
 	}
+	return strings.Join(names, ", ")
 }

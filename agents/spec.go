@@ -51,6 +51,13 @@ import (
 //	  allow:                         # modules and methods (default: those of the tools)
 //	    - module: idao               # dat, idao, verifier, lazai, or an address
 //	      methods: [castVote, castVoteWithReason]   # names, 0x selectors, or "*"
+//	    - module: dat
+//	      methods: [transferToken]
+//	      to: [0x70997970C51812dc3A010C7d01b50e0d17dc79C8]  # where asset-moving methods may
+//	                                 # move to besides the agent (default: nowhere else)
+//	      max_value: 0.5 METIS       # the most value one call of these methods may send
+//	data_dir: voter-data             # the spend ledger (relative to the spec file); needed with
+//	                                 # period_cap ('metis agent run' defaults it)
 //	key:                             # one of:
 //	  dev_account: 3                 #   a dev-chain account (0-9)
 //	  # keystore: key.json           #   a go-ethereum keystore file ...
@@ -78,6 +85,8 @@ type Spec struct {
 	MaxSteps   int
 	MaxRetries int
 	Memory     MemorySpec
+	// DataDir is where the agent keeps its spend ledger (resolved against Dir); "" for none.
+	DataDir string
 	// Dir is the directory relative paths (model, keystore, password file) resolve against:
 	// the spec file's (LoadSpec), or the working directory (ParseSpec).
 	Dir string
@@ -442,6 +451,7 @@ func (p *specParser) spec(doc *yaml.Node) *Spec {
 			s.Triggers = p.triggers(v, f)
 		},
 		"policy":   func(v *yaml.Node, f string) { p.policy(v, f, &s.Policy) },
+		"data_dir": func(v *yaml.Node, f string) { s.DataDir, _ = p.nonEmpty(v, f) },
 		"key":      func(v *yaml.Node, f string) { p.key(v, f, &s.Key) },
 		"fallback": func(v *yaml.Node, f string) { fallbackNode = v; s.Fallback = p.fallback(v, f) },
 		"max_steps": func(v *yaml.Node, f string) {
@@ -812,9 +822,28 @@ func (p *specParser) allow(n *yaml.Node, path string) []Allow {
 	for i, e := range n.Content {
 		f := fmt.Sprintf("%s[%d]", path, i)
 		var a Allow
-		var methodsNode *yaml.Node
+		var methodsNode, toNode *yaml.Node
 		var methods []string
 		ok := p.fields(e, f, map[string]func(*yaml.Node, string){
+			"to": func(v *yaml.Node, ff string) {
+				toNode = v
+				list, ok := p.strings(v, ff)
+				if !ok {
+					return
+				}
+				for i, s := range list {
+					if !common.IsHexAddress(s) {
+						p.errf(v, fmt.Sprintf("%s[%d]", ff, i), "%q is not a 0x address", s)
+						continue
+					}
+					a.To = append(a.To, common.HexToAddress(s))
+				}
+			},
+			"max_value": func(v *yaml.Node, ff string) {
+				if amt, ok := p.amount(v, ff); ok {
+					a.MaxValue = amt
+				}
+			},
 			"module": func(v *yaml.Node, ff string) {
 				s, ok := p.nonEmpty(v, ff)
 				if !ok {
@@ -841,6 +870,10 @@ func (p *specParser) allow(n *yaml.Node, path string) []Allow {
 		}
 		if err := a.setMethods(methods); err != nil {
 			p.errf(methodsNode, f+".methods", "%v", err)
+			continue
+		}
+		if toNode != nil && !a.movesAssets() {
+			p.errf(toNode, f+".to", "none of these methods moves assets to an address (those that do: %s)", moverNames())
 			continue
 		}
 		out = append(out, a)

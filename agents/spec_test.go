@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/metisgo/metis/idao"
 	"github.com/metisgo/metis/lazai"
 )
@@ -43,8 +45,15 @@ func TestLoadSpec(t *testing.T) {
 		p.GasCap != 400000 || p.MaxGasCost.Cmp(big.NewInt(1e14)) != 0 {
 		t.Errorf("policy %+v", p)
 	}
-	if len(p.Allow) != 2 || p.Allow[0].Address != idao.Address || p.Allow[1].Address != lazai.Address || p.Allow[1].Module != "lazai" {
+	if len(p.Allow) != 3 || p.Allow[0].Address != idao.Address || p.Allow[1].Address != lazai.Address || p.Allow[1].Module != "lazai" {
 		t.Errorf("allow %+v", p.Allow)
+	}
+	if d := p.Allow[2]; len(d.To) != 1 || d.To[0] != common.HexToAddress("0x70997970C51812dc3A010C7d01b50e0d17dc79C8") ||
+		d.MaxValue == nil || d.MaxValue.Sign() != 0 {
+		t.Errorf("delegate rule %+v", d)
+	}
+	if s.DataDir != "voter-data" || s.DataPath() != filepath.Join("testdata", "voter-data") {
+		t.Errorf("data dir %q (%q)", s.DataDir, s.DataPath())
 	}
 	var sel [4]byte
 	copy(sel[:], idao.ABI.Methods["castVote"].ID)
@@ -141,6 +150,10 @@ func TestSpecErrors(t *testing.T) {
 		{"allow address method name", "name: a\nmodel: {model: m}\npolicy:\n  spend_cap: 1\n  allow:\n    - module: '0x00000000000000000000000000000000000000ff'\n      methods: [mint]\n", `spec:7: policy.allow[0].methods: "mint": at a plain address`},
 		{"allow no methods", "name: a\nmodel: {model: m}\npolicy:\n  spend_cap: 1\n  allow:\n    - module: dat\n", "spec:6: policy.allow[0].methods: required"},
 		{"allow empty methods", "name: a\nmodel: {model: m}\npolicy:\n  spend_cap: 1\n  allow:\n    - module: dat\n      methods: []\n", "spec:7: policy.allow[0].methods: no methods"},
+		{"allow to not an address", "name: a\nmodel: {model: m}\npolicy:\n  spend_cap: 1\n  allow:\n    - module: dat\n      methods: [transferToken]\n      to: [bob]\n", `spec:8: policy.allow[0].to[0]: "bob" is not a 0x address`},
+		{"allow to without movers", "name: a\nmodel: {model: m}\npolicy:\n  spend_cap: 1\n  allow:\n    - module: lazai\n      methods: [stake]\n      to: ['0x00000000000000000000000000000000000000ff']\n", "spec:8: policy.allow[0].to: none of these methods moves assets"},
+		{"allow max_value", "name: a\nmodel: {model: m}\npolicy:\n  spend_cap: 1\n  allow:\n    - module: lazai\n      methods: [stake]\n      max_value: all\n", `spec:8: policy.allow[0].max_value: not an amount: "all"`},
+		{"data_dir empty", head + "data_dir: ''\n", "spec:4: data_dir: empty"},
 		{"key both", head + "key:\n  dev_account: 1\n  keystore: k.json\n", "spec:5: key: give dev_account or keystore, not both"},
 		{"key none", head + "key:\n  password_env: X\n", "spec:5: key: want dev_account or keystore"},
 		{"key account range", head + "key:\n  dev_account: 10\n", "spec:5: key.dev_account: 10 is out of range [0, 9]"},

@@ -63,7 +63,6 @@ var errNoCall = errors.New("no tool call")
 func (a *Agent) Handle(ctx context.Context, tr Trigger) (err error) {
 	a.stepMu.Lock()
 	defer a.stepMu.Unlock()
-	ctx = a.Context(ctx)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("agents: step panicked: %v", r)

@@ -99,6 +99,16 @@ interface IDAT {
     error NotCommunity(uint256 classId, address caller);
     error BadCommunityCall(bytes4 selector);
     error FutureBlock(uint64 blockNumber, uint64 current);
+    /// transferValue would take the receiving token's value past 2^256 − 1.
+    error ValueOverflow(uint256 tokenId, uint256 value, uint256 amount);
+    /// mint would take the class's total shares past 2^192 − 1 (they are checkpointed in 192 bits).
+    error SharesOverflow(uint256 classId, uint256 totalShares, uint256 shares);
+    /// Revenue a class's figures cannot hold (total revenue past 2^256 − 1, revenue per share
+    /// past its 192-bit checkpoints).
+    error RevenueOverflow(uint256 classId, uint256 amount);
+    /// attest by the class's owner, or an approval by one it named to act or vote for it in the
+    /// class (an operator, an approved operator of its tokens, its class delegate).
+    error SelfAttestation(uint256 classId, address attester);
 
     event ClassCreated(uint256 indexed classId, address indexed owner, Kind kind, bytes32 integrityHash, uint256[] parents);
     event ClassStatusChanged(uint256 indexed classId, Status from, Status to);

@@ -78,8 +78,7 @@ func TestMinimalAgent(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	lz, err := lazai.NewClient(context.Background(), net.Eth, nil)
-	ok(t, err)
+	lz := lazai.NewClient(net.Eth, nil)
 	st, err := lz.StakeOf(context.Background(), net.Addrs[9])
 	ok(t, err)
 	if st.Cmp(big.NewInt(params.Ether)) != 0 {
@@ -96,8 +95,7 @@ func TestDataProvider(t *testing.T) {
 		t.Errorf("output lacks the minted token")
 	}
 	ctx := context.Background()
-	dc, err := dat.NewClient(ctx, net.Eth, nil)
-	ok(t, err)
+	dc := dat.NewClient(net.Eth, nil)
 	c, err := dc.Class(ctx, big.NewInt(1))
 	ok(t, err)
 	if dat.Status(c.Status) != dat.StatusActive || dat.Kind(c.Kind) != dat.Dataset || c.Owner != net.Addrs[1] {
@@ -118,13 +116,11 @@ func TestVotingAgent(t *testing.T) {
 	net := devnet.Start(t, devnet.Options{BlockTime: time.Second})
 	ctx := context.Background()
 	for _, i := range []int{6, 7} {
-		lz, err := lazai.NewClient(ctx, net.Eth, net.Keys[i])
-		ok(t, err)
-		_, err = lz.Stake(ctx, new(big.Int).Mul(big.NewInt(10), big.NewInt(params.Ether)))
+		lz := lazai.NewClient(net.Eth, net.Signer(i))
+		_, err := lz.Stake(ctx, new(big.Int).Mul(big.NewInt(10), big.NewInt(params.Ether)))
 		ok(t, err)
 	}
-	gov, err := idao.NewClient(ctx, net.Eth, net.Keys[6])
-	ok(t, err)
+	gov := idao.NewClient(net.Eth, net.Signer(6))
 	data, err := lazai.ABI.Pack("setSplit", lazai.Split{HoldersBps: 6000, ValidatorsBps: 2000, TreasuryBps: 1000, BurnBps: 1000})
 	ok(t, err)
 	var id *big.Int
@@ -152,9 +148,8 @@ func TestVotingAgent(t *testing.T) {
 func TestSubscribe(t *testing.T) {
 	net := devnet.Start(t, devnet.Options{})
 	ctx := context.Background()
-	gov, err := idao.NewClient(ctx, net.Eth, net.Keys[0])
-	ok(t, err)
-	_, err = gov.RegisterAgent(ctx, net.Addrs[5], "pinger", "", nil)
+	gov := idao.NewClient(net.Eth, net.Signer(0))
+	_, err := gov.RegisterAgent(ctx, net.Addrs[5], "pinger", "", nil)
 	ok(t, err)
 
 	var out bytes.Buffer

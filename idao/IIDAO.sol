@@ -79,6 +79,9 @@ interface IIDAO {
     error UnknownAgent(address agent);
     error StringTooLong(uint256 length, uint256 max);
     error ZeroAddress();
+    /// getVotes and quorum of a block not yet past: LazAI's (root iDAO) or DAT's (a community)
+    /// error, passed through as they raise it.
+    error FutureBlock(uint64 blockNumber, uint64 current);
 
     event ProposalCreated(
         uint256 indexed proposalId,

@@ -2,10 +2,10 @@ package idao
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"fmt"
 	"math/big"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -17,23 +17,21 @@ import (
 )
 
 // Client is a typed client of the iDAO module over ethclient. Transactions are signed with the
-// key given to NewClient and waited for; a revert comes back as an error whose Solidity error
+// signer given to NewClient and waited for; a revert comes back as an error whose Solidity error
 // name ErrorName returns (e.g. "AlreadyVoted").
 type Client struct {
-	c   *chaintx.Client
-	eth *ethclient.Client
-	key *ecdsa.PrivateKey
+	c      *chaintx.Client
+	eth    *ethclient.Client
+	signer *bind.TransactOpts
 	// GasLimit, when nonzero, is used instead of estimating.
 	GasLimit uint64
 }
 
-// NewClient returns a client; key nil makes a read-only client.
-func NewClient(ctx context.Context, eth *ethclient.Client, key *ecdsa.PrivateKey) (*Client, error) {
-	c, err := chaintx.New(ctx, eth, Address, ABI, key)
-	if err != nil {
-		return nil, err
-	}
-	return &Client{c: c, eth: eth, key: key}, nil
+// NewClient returns a client that signs with signer (go-ethereum's bind.TransactOpts: only From
+// and Signer are used; bind.NewKeyedTransactor(key, chainID) for a key); signer nil makes a
+// read-only client. Delegate signs its LazAI and DAT calls with the same signer.
+func NewClient(eth *ethclient.Client, signer *bind.TransactOpts) *Client {
+	return &Client{c: chaintx.New(eth, Address, ABI, signer), eth: eth, signer: signer}
 }
 
 // ErrorName is the name of the module error err carries, or "".
@@ -214,11 +212,11 @@ func (c *Client) WatchProposalExecuted(ctx context.Context, sink chan<- *Proposa
 
 // votesModule is the module that holds voting power in dao: LazAI (stake) for the root iDAO,
 // DAT (class shares) for a community.
-func (c *Client) votesModule(ctx context.Context, dao *big.Int) (*chaintx.Client, error) {
+func (c *Client) votesModule(dao *big.Int) *chaintx.Client {
 	if dao == nil || dao.Sign() == 0 {
-		return chaintx.New(ctx, c.eth, lazai.Address, lazai.ABI, c.key)
+		return chaintx.New(c.eth, lazai.Address, lazai.ABI, c.signer)
 	}
-	return chaintx.New(ctx, c.eth, dat.Address, dat.ABI, c.key)
+	return chaintx.New(c.eth, dat.Address, dat.ABI, c.signer)
 }
 
 // Delegate gives the caller's voting power in dao to delegatee: in the root iDAO its stake
@@ -226,10 +224,7 @@ func (c *Client) votesModule(ctx context.Context, dao *big.Int) (*chaintx.Client
 // (DAT.delegateClass). The zero address or the caller itself takes it back. A revert names
 // the LazAI or DAT error.
 func (c *Client) Delegate(ctx context.Context, dao *big.Int, delegatee common.Address) (*types.Receipt, error) {
-	m, err := c.votesModule(ctx, dao)
-	if err != nil {
-		return nil, err
-	}
+	m := c.votesModule(dao)
 	opts := chaintx.TxOptions{GasLimit: c.GasLimit}
 	if dao == nil || dao.Sign() == 0 {
 		return m.Send(ctx, opts, "delegate", delegatee)
@@ -240,10 +235,7 @@ func (c *Client) Delegate(ctx context.Context, dao *big.Int, delegatee common.Ad
 // CurrentVotes is the voting power delegated to account in dao now (Votes reads a past block,
 // which is what a proposal counts).
 func (c *Client) CurrentVotes(ctx context.Context, dao *big.Int, account common.Address) (*big.Int, error) {
-	m, err := c.votesModule(ctx, dao)
-	if err != nil {
-		return nil, err
-	}
+	m := c.votesModule(dao)
 	if dao == nil || dao.Sign() == 0 {
 		return chaintx.CallInto[*big.Int](ctx, m, "getVotes", account)
 	}

@@ -48,6 +48,12 @@ interface ILazAI {
     error FutureBlock(uint64 blockNumber, uint64 current);
     error BadWindow(uint64 blocks);
     error TooManyRecipients(uint256 count, uint256 max);
+    /// setUnbondingDelay (or genesis) beyond the bound (see the Go package's MaxUnbondingDelay).
+    error BadUnbondingDelay(uint64 blocks, uint64 max);
+    /// stake would take the total staked past 2^192 − 1 (stakes are checkpointed in 192 bits).
+    error StakeOverflow(uint256 totalStaked, uint256 amount);
+    /// A routed fee the module's figures cannot hold (cumulative checkpoints past 2^192 − 1).
+    error FeeOverflow(uint256 amount);
 
     event FeesRouted(
         uint64 indexed blockNumber,

@@ -2,9 +2,9 @@ package lazai
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"math/big"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -14,7 +14,7 @@ import (
 )
 
 // Client is a typed client of the LazAI module over ethclient. Transactions are signed with the
-// key given to NewClient and waited for; a revert comes back as an error whose Solidity error
+// signer given to NewClient and waited for; a revert comes back as an error whose Solidity error
 // name ErrorName returns (e.g. "InsufficientStake").
 type Client struct {
 	c *chaintx.Client
@@ -23,13 +23,11 @@ type Client struct {
 	GasLimit uint64
 }
 
-// NewClient returns a client; key nil makes a read-only client.
-func NewClient(ctx context.Context, eth *ethclient.Client, key *ecdsa.PrivateKey) (*Client, error) {
-	c, err := chaintx.New(ctx, eth, Address, ABI, key)
-	if err != nil {
-		return nil, err
-	}
-	return &Client{c: c}, nil
+// NewClient returns a client that signs with signer (go-ethereum's bind.TransactOpts: only From
+// and Signer are used; bind.NewKeyedTransactor(key, chainID) for a key); signer nil makes a
+// read-only client.
+func NewClient(eth *ethclient.Client, signer *bind.TransactOpts) *Client {
+	return &Client{c: chaintx.New(eth, Address, ABI, signer)}
 }
 
 // ErrorName is the name of the module error err carries, or "".

@@ -80,6 +80,10 @@ var DefaultSplit = Split{HoldersBps: 5000, ValidatorsBps: 2000, TreasuryBps: 200
 // DefaultUnbondingDelay is the genesis unbonding delay in blocks.
 const DefaultUnbondingDelay = 100
 
+// MaxUnbondingDelay bounds the unbonding delay (genesis and setUnbondingDelay): 1,000,000 blocks,
+// the bound of the Verifier's verifierUnbonding and of the iDAO's voting period.
+const MaxUnbondingDelay = 1_000_000
+
 // Stats are the figures of ILazAI.stats.
 type Stats struct {
 	TotalStaked   *big.Int `json:"totalStaked"`

@@ -130,6 +130,8 @@ interface IVerifier {
     error AlreadyRevealed(uint256 taskId);
     error OutputNotRevealed(uint256 taskId);
     error BadOutput(string reason);
+    /// requestCompute of a class that does not exist: DAT's error, passed through as DAT raises it.
+    error ClassNotFound(uint256 classId);
 
     event TaskRequested(
         uint256 indexed taskId, address indexed requester, uint256 indexed modelClassId, Mode mode, uint256 fee, uint64 deadline, bytes32 inputDigest, string input

@@ -43,10 +43,8 @@ func newClientEnv(t *testing.T) *clientEnv {
 	e.model = devnet.WriteModel(t, dir, "tiny.gguf", 11)
 	e.net = devnet.Start(t, devnet.Options{Modules: node.DefaultModulesFor(1337, replay.New(dir))})
 	e.classID = devnet.ModelClass(t, e.ctx, e.net.Eth, e.net.Keys[0], e.model)
-	for _, k := range e.net.Keys {
-		c, err := verifier.NewClient(e.ctx, e.net.Eth, k)
-		e.ok(err)
-		e.cl = append(e.cl, c)
+	for i := range e.net.Keys {
+		e.cl = append(e.cl, verifier.NewClient(e.net.Eth, e.net.Signer(i)))
 	}
 	return e
 }

@@ -83,7 +83,8 @@ type Config struct {
 	// replays from); Model is the one it anchors, a file in ModelDir.
 	ModelDir string
 	Model    string
-	// WorkDir receives the dataset file and the scripted brains.
+	// WorkDir receives the dataset file, the scripted brains and each agent's data dir (its
+	// spend ledger, WorkDir/NAME).
 	WorkDir string
 	// Ollama, when set, is the Ollama model the agents think with (at OllamaHost, default
 	// Ollama's), instead of scripted brains.
@@ -111,6 +112,7 @@ type member struct {
 
 type fleet struct {
 	cfg     Config
+	chainID *big.Int
 	eth     *ethclient.Client
 	rc      *rpc.Client
 	members map[string]*member
@@ -139,6 +141,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer rc.Close()
 	f := &fleet{cfg: cfg, rc: rc, eth: ethclient.NewClient(rc), members: map[string]*member{}}
+	if f.chainID, err = f.eth.ChainID(ctx); err != nil {
+		return fmt.Errorf("fleet: chain id: %w", err)
+	}
 	pub := cfg.Publisher
 	if pub == nil {
 		pub = agents.PublisherFunc(func(ctx context.Context, e *event.Event) error { return stream.Publish(ctx, rc, e) })
@@ -151,18 +156,10 @@ func Run(ctx context.Context, cfg Config) error {
 	accts := core.DevAccounts()
 	for _, m := range Members {
 		mm := &member{Member: m, id: newIdentity(m.Name, accts[m.DevAccount].Key, pubs...)}
-		if mm.dat, err = dat.NewClient(ctx, f.eth, nil); err != nil {
-			return err
-		}
-		if mm.lz, err = lazai.NewClient(ctx, f.eth, nil); err != nil {
-			return err
-		}
-		if mm.gov, err = idao.NewClient(ctx, f.eth, nil); err != nil {
-			return err
-		}
-		if mm.vc, err = verifier.NewClient(ctx, f.eth, nil); err != nil {
-			return err
-		}
+		mm.dat = dat.NewClient(f.eth, nil)
+		mm.lz = lazai.NewClient(f.eth, nil)
+		mm.gov = idao.NewClient(f.eth, nil)
+		mm.vc = verifier.NewClient(f.eth, nil)
 		f.members[m.Name] = mm
 	}
 	if err := f.register(ctx); err != nil {
@@ -192,11 +189,11 @@ func Run(ctx context.Context, cfg Config) error {
 	next := cfg.Logger.Handler()
 	model, ver := f.members["model"], f.members["verifier"]
 	spawn(func() {
-		p := service.NewProver(serviceConfig(cfg.RPC, cfg.ModelDir, model.id, next))
+		p := service.NewProver(serviceConfig(cfg.RPC, cfg.ModelDir, model.id, f.chainID, next))
 		_ = runService(ctx, model.id, "prover", p.Run)
 	})
 	spawn(func() {
-		v := service.NewVerifier(serviceConfig(cfg.RPC, cfg.ModelDir, ver.id, next))
+		v := service.NewVerifier(serviceConfig(cfg.RPC, cfg.ModelDir, ver.id, f.chainID, next))
 		v.Register = true
 		_ = runService(ctx, ver.id, "verifier", v.Run)
 	})
@@ -210,6 +207,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	for _, m := range f.members {
+		if m.a != nil {
+			_ = m.a.Close()
+		}
+	}
 	return nil
 }
 
@@ -331,7 +333,9 @@ func (f *fleet) newAgent(ctx context.Context, m *member, engine *gguf.Engine) er
 	if err != nil {
 		return fmt.Errorf("fleet: spec of %s: %w", m.Name, err)
 	}
-	opts := []agents.Option{agents.WithKey(m.id.key), agents.WithPublisher(m.id), agents.WithLogger(f.cfg.Logger)}
+	// Each agent keeps its spend ledger in the work dir, as 'metis agent run' does in its own.
+	opts := []agents.Option{agents.WithKey(m.id.key), agents.WithPublisher(m.id), agents.WithLogger(f.cfg.Logger),
+		agents.WithDataDir(filepath.Join(f.cfg.WorkDir, m.Name))}
 	if f.cfg.Ollama == "" {
 		m.brain = newScripted(engine, f.cfg.WorkDir, m.Name)
 		opts = append(opts, agents.WithModel(m.brain), agents.WithEngine(engine))
@@ -367,7 +371,7 @@ func (f *fleet) act(ctx context.Context, m *member, task, tool string, args map[
 	f.logf("%s: the model did not make the %s call; running it directly", m.Name, tool)
 	for _, t := range m.a.Tools() {
 		if t.Name() == tool {
-			if _, err := t.Call(m.a.Context(ctx), string(raw)); err != nil {
+			if _, err := t.Call(ctx, string(raw)); err != nil {
 				return fmt.Errorf("%s: %s: %w", m.Name, tool, err)
 			}
 		}
@@ -457,7 +461,7 @@ func (f *fleet) verify(ctx context.Context, classID *big.Int) error {
 					return err
 				}
 			}
-			if _, err := v.a.DAT.RegisterValidator(v.a.Context(ctx)); err != nil {
+			if _, err := v.a.DAT.RegisterValidator(ctx); err != nil {
 				return fmt.Errorf("validator: registerValidator: %w", err)
 			}
 		}
@@ -496,7 +500,7 @@ func (f *fleet) data(ctx context.Context) error {
 	if err := f.verify(ctx, id); err != nil {
 		return err
 	}
-	if _, err := p.a.DAT.ActivateClass(p.a.Context(ctx), id); err != nil {
+	if _, err := p.a.DAT.ActivateClass(ctx, id); err != nil {
 		return fmt.Errorf("provider: activateClass: %w", err)
 	}
 	minted := func(ctx context.Context) (bool, error) {
@@ -678,7 +682,7 @@ func (f *fleet) governance(ctx context.Context) error {
 	if st, _ := p.gov.State(ctx, id); st != idao.Succeeded {
 		return fmt.Errorf("proposal %s is %s", id, st)
 	}
-	if _, err := p.a.IDAO.Queue(p.a.Context(ctx), id); err != nil {
+	if _, err := p.a.IDAO.Queue(ctx, id); err != nil {
 		return fmt.Errorf("proposer: queue: %w", err)
 	}
 	// Execute once the timelock has passed: the block after the eta.
@@ -696,7 +700,7 @@ func (f *fleet) governance(ctx context.Context) error {
 		if done, _ := state(idao.Executed)(ctx); done {
 			return true, nil
 		}
-		_, err := p.a.IDAO.Execute(p.a.Context(ctx), id, nil)
+		_, err := p.a.IDAO.Execute(ctx, id, nil)
 		if err != nil {
 			f.cfg.Logger.Info("execute not yet", "proposal", id, "err", err)
 		}

@@ -3,42 +3,30 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"github.com/ethereum/go-ethereum/accounts/abi"
 	"log/slog"
+	"math/big"
 	"strings"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/metisgo/metis/agents/event"
 	"github.com/metisgo/metis/dat"
 	"github.com/metisgo/metis/idao"
-	"github.com/metisgo/metis/internal/chaintx"
 	"github.com/metisgo/metis/lazai"
 	"github.com/metisgo/metis/verifier"
 	"github.com/metisgo/metis/verifier/service"
 )
 
 // runService runs a verifier/service loop (a Prover's or a Verifier's Run) as the identity's:
-// started and stopped around it, tx_sent for each transaction it signs (from the signing
-// point), and its log lines as events: those naming a transaction as tx_mined, warnings and
+// started and stopped around it, tx_sent for each transaction it signs (serviceConfig's
+// signer), and its log lines as events: those naming a transaction as tx_mined, warnings and
 // errors as error, other decisions as thought (serviceConfig's logger).
 func runService(ctx context.Context, id *identity, role string, run func(context.Context) error) error {
 	id.emit(ctx, event.Started, map[string]any{"address": id.addr, "service": role})
-	sctx := chaintx.WithSignHook(ctx, func(ctx context.Context, _ common.Address, tx *types.Transaction, sign chaintx.SignFunc) (*types.Transaction, error) {
-		signed, err := sign(tx)
-		if err != nil {
-			return nil, err
-		}
-		d := map[string]any{"hash": signed.Hash(), "nonce": signed.Nonce(), "value": signed.Value().String(), "gas": signed.Gas()}
-		if to := signed.To(); to != nil {
-			d["to"] = *to
-			d["method"] = methodName(signed.Data())
-		}
-		id.emit(ctx, event.TxSent, d)
-		return signed, nil
-	})
-	err := run(sctx)
+	err := run(ctx)
 	reason := "context done"
 	if err != nil {
 		reason = err.Error()
@@ -48,9 +36,24 @@ func runService(ctx context.Context, id *identity, role string, run func(context
 	return err
 }
 
-// serviceConfig is a service's configuration whose log lines become the identity's events.
-func serviceConfig(rpc, modelDir string, id *identity, next slog.Handler) service.Config {
-	return service.Config{RPC: rpc, Key: id.key, ModelDir: modelDir, Logger: slog.New(&eventHandler{id: id, next: next})}
+// serviceConfig is a service's configuration whose log lines become the identity's events and
+// whose signer reports each transaction it signs as tx_sent.
+func serviceConfig(rpc, modelDir string, id *identity, chainID *big.Int, next slog.Handler) service.Config {
+	keyed := bind.NewKeyedTransactor(id.key, chainID)
+	signer := &bind.TransactOpts{From: keyed.From, Signer: func(from common.Address, tx *types.Transaction) (*types.Transaction, error) {
+		signed, err := keyed.Signer(from, tx)
+		if err != nil {
+			return nil, err
+		}
+		d := map[string]any{"hash": signed.Hash(), "nonce": signed.Nonce(), "value": signed.Value().String(), "gas": signed.Gas()}
+		if to := signed.To(); to != nil {
+			d["to"] = *to
+			d["method"] = methodName(signed.Data())
+		}
+		id.emit(context.Background(), event.TxSent, d)
+		return signed, nil
+	}}
+	return service.Config{RPC: rpc, Key: id.key, Signer: signer, ModelDir: modelDir, Logger: slog.New(&eventHandler{id: id, next: next})}
 }
 
 // eventHandler turns a service's log records into agent events.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -23,6 +24,7 @@ import (
 	"github.com/metisgo/metis/agents/event"
 	"github.com/metisgo/metis/agents/stream"
 	"github.com/metisgo/metis/chain/core"
+	"github.com/metisgo/metis/chain/metisvm"
 	"github.com/metisgo/metis/chain/node"
 	"github.com/metisgo/metis/chain/rpc"
 	"github.com/metisgo/metis/idao"
@@ -77,9 +79,7 @@ func startAgentNet(t testing.TB, rpcOpts *rpc.Options) *agentNet {
 		t.Fatal(err)
 	}
 	t.Cleanup(an.http.Close)
-	if an.owner, err = idao.NewClient(ctx, an.eth, an.keys[0]); err != nil {
-		t.Fatal(err)
-	}
+	an.owner = idao.NewClient(an.eth, bind.NewKeyedTransactor(an.keys[0], big.NewInt(metisvm.DevChainID)))
 	for i := 1; i <= 2; i++ {
 		an.register(t, i)
 	}

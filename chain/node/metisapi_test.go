@@ -19,10 +19,7 @@ import (
 func TestMetisHoldersMining(t *testing.T) {
 	ctx := context.Background()
 	net := devnet.Start(t, devnet.Options{Governor: true})
-	lz, err := lazai.NewClient(ctx, net.Eth, net.Keys[1])
-	if err != nil {
-		t.Fatal(err)
-	}
+	lz := lazai.NewClient(net.Eth, net.Signer(1))
 	stake := new(big.Int).Mul(big.NewInt(10), big.NewInt(params.Ether))
 	if _, err := lz.Stake(ctx, stake); err != nil {
 		t.Fatal(err)
@@ -30,10 +27,7 @@ func TestMetisHoldersMining(t *testing.T) {
 	if _, err := lz.RouteFees(ctx, lazai.SourceCompute, big.NewInt(params.Ether)); err != nil {
 		t.Fatal(err)
 	}
-	dc, err := dat.NewClient(ctx, net.Eth, net.Keys[2])
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := dat.NewClient(net.Eth, net.Signer(2))
 	id, _, err := dc.CreateClass(ctx, dat.ClassParams{Kind: uint8(dat.Model), MetadataURI: "ipfs://m", UsageFee: new(big.Int)})
 	if err != nil {
 		t.Fatal(err)

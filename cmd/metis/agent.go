@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -20,6 +22,8 @@ import (
 	"github.com/metisgo/metis/agents"
 	"github.com/metisgo/metis/agents/event"
 	agentstream "github.com/metisgo/metis/agents/stream"
+	"github.com/metisgo/metis/idao"
+	"github.com/metisgo/metis/internal/chaintx"
 )
 
 func newAgentCmd() *cobra.Command {
@@ -35,10 +39,10 @@ and the agents package documentation for the format).`,
 
 func newAgentRunCmd() *cobra.Command {
 	var (
-		rpcURL, keyHex, keystoreFile, passwordFile string
-		devAccount                                 int
-		jsonOut, noPublish, register               bool
-		duration                                   time.Duration
+		rpcURL, keyHex, keystoreFile, passwordFile, dataDir string
+		devAccount                                          int
+		jsonOut, noPublish, register                        bool
+		duration                                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run SPEC",
@@ -50,8 +54,15 @@ signed by the agent's key; the node relays them to agent_subscribe subscribers w
 agent is registered in the iDAO (--register registers it, as its own owner).
 
 The key is the spec's (key: {dev_account: N} or a keystore), or --key, --dev-account,
-or --keystore with --password-file. Every transaction the agent's tools build passes the
-spec's policy before it is signed; a refused one is printed as 'refused' and not sent.
+or --keystore with --password-file. Every transaction the agent builds passes the spec's
+policy at the signer before it is signed; a refused one is printed as 'refused' and not
+sent. The policy's caps count METIS (value + gas limit x fee cap, at signing); DAT tokens,
+approvals and delegations are not METIS and go only to the addresses an allow rule's 'to'
+lists (see docs/agents.md).
+
+What the agent signs is recorded in its data dir (--datadir, else the spec's data_dir, else
+~/.metis/agents/NAME), so that a restarted agent continues its period_cap's period. One
+agent process at a time may use a data dir.
 
 Example spec:
 
@@ -59,8 +70,12 @@ Example spec:
   model: {engine: gguf, model: tiny.gguf}
   tools: [lazai_stake]
   triggers: [{chain: class_created}]
-  policy: {spend_cap: 1 METIS, gas_cap: 300000}
-  key: {dev_account: 3}`,
+  policy: {spend_cap: 1 METIS, period_cap: 3 METIS, gas_cap: 500000}
+  key: {dev_account: 3}
+
+Example:
+
+  metis agent run staker.yaml --rpc ws://127.0.0.1:8545 --datadir ./staker-data`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec, err := agents.LoadSpec(args[0])
@@ -98,7 +113,11 @@ Example spec:
 					return err
 				}
 			}
-			opts := []agents.Option{agents.WithKey(key),
+			dir, err := agentDataDir(dataDir, spec)
+			if err != nil {
+				return err
+			}
+			opts := []agents.Option{agents.WithKey(key), agents.WithDataDir(dir),
 				agents.WithPublisher(&eventPrinter{w: cmd.OutOrStdout(), json: jsonOut})}
 			if !noPublish {
 				// Continue after the last event the node relayed for this agent.
@@ -112,12 +131,13 @@ Example spec:
 			if err != nil {
 				return err
 			}
+			defer a.Close()
 			if register {
-				if err := registerAgent(ctx, a); err != nil {
+				if err := registerAgent(ctx, eth, key, a); err != nil {
 					return err
 				}
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "agent %s (%s) on %s\n", spec.Name, a.Address().Hex(), url)
+			fmt.Fprintf(cmd.ErrOrStderr(), "agent %s (%s) on %s, spending recorded in %s\n", spec.Name, a.Address().Hex(), url, dir)
 			return a.Run(ctx)
 		},
 	}
@@ -127,6 +147,7 @@ Example spec:
 	f.IntVar(&devAccount, "dev-account", 0, "run as dev account N (0-9) of the dev chain (instead of the spec's key)")
 	f.StringVar(&keystoreFile, "keystore", "", "go-ethereum keystore file of the agent's key")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the keystore's password")
+	f.StringVar(&dataDir, "datadir", "", "directory of the agent's spend ledger (default: the spec's data_dir, else ~/.metis/agents/NAME)")
 	f.BoolVar(&jsonOut, "json", false, "print each event as a JSON line")
 	f.BoolVar(&noPublish, "no-publish", false, "do not publish events to the node")
 	f.BoolVar(&register, "register", false, "register the agent in the iDAO (as its own owner) if it is not")
@@ -134,13 +155,35 @@ Example spec:
 	return cmd
 }
 
-// registerAgent registers the agent as its own member, unless it is registered and active.
-func registerAgent(ctx context.Context, a *agents.Agent) error {
+// agentDataDir is --datadir, else the spec's data_dir, else ~/.metis/agents/NAME: always a
+// directory that outlives the process, so that the policy's period survives restarts.
+func agentDataDir(flag string, spec *agents.Spec) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if d := spec.DataPath(); d != "" {
+		return d, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory for the agent's data (%v): give --datadir", err)
+	}
+	return filepath.Join(home, ".metis", "agents", spec.Name), nil
+}
+
+// registerAgent registers the agent as its own member, unless it is registered and active. It is
+// the operator's act before the agent starts, signed with the key directly: the agent's policy
+// need not allow idao.registerAgent, and its gas is not in the agent's spend ledger.
+func registerAgent(ctx context.Context, eth *ethclient.Client, key *ecdsa.PrivateKey, a *agents.Agent) error {
 	info, err := a.IDAO.Agent(ctx, a.Address())
 	if err == nil && info.Active {
 		return nil
 	}
-	if _, err := a.IDAO.RegisterAgent(ctx, a.Address(), a.Name(), "", nil); err != nil {
+	signer, err := chaintx.KeySigner(ctx, eth, key)
+	if err != nil {
+		return err
+	}
+	if _, err := idao.NewClient(eth, signer).RegisterAgent(ctx, a.Address(), a.Name(), "", nil); err != nil {
 		return fmt.Errorf("registering the agent: %w", err)
 	}
 	return nil

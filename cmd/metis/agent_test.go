@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/metisgo/metis/agents"
 	"github.com/metisgo/metis/agents/event"
 	agentstream "github.com/metisgo/metis/agents/stream"
 	"github.com/metisgo/metis/inference/gguf"
@@ -39,7 +40,11 @@ key: {dev_account: 4}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := mustMetis(t, "agent", "run", spec, "--rpc", net.Node.WSURL(), "--for", "3s", "--register")
+	data := filepath.Join(dir, "data")
+	out := mustMetis(t, "agent", "run", spec, "--rpc", net.Node.WSURL(), "--for", "3s", "--register", "--datadir", data)
+	if _, err := os.Stat(filepath.Join(data, agents.LedgerFile)); err != nil {
+		t.Errorf("no spend ledger in --datadir: %v", err)
+	}
 	for _, k := range []string{"started", "thought", "stopped"} {
 		if !strings.Contains(out, "cli-agent #") || !strings.Contains(out, " "+k+" ") {
 			t.Errorf("no %s event in output:\n%s", k, out)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -123,6 +124,14 @@ func (f *chainFlags) connect(ctx context.Context, sign bool) (*conn, error) {
 }
 
 func (c *conn) close() { c.eth.Close() }
+
+// signer is the module clients' signer of the connection's key (nil: read-only).
+func (c *conn) signer() *bind.TransactOpts {
+	if c.key == nil {
+		return nil
+	}
+	return bind.NewKeyedTransactor(c.key, c.chainID)
+}
 
 // key picks the key: --key, else --dev-account, else $METIS_KEY, else dev account 0 on the dev
 // chain (dflt reports that last case). The explicit flags beat the environment, as flags

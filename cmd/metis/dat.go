@@ -65,12 +65,7 @@ func datConn(ctx context.Context, f *chainFlags, sign bool) (*conn, *dat.Client,
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := dat.NewClient(ctx, c.eth, c.key)
-	if err != nil {
-		c.close()
-		return nil, nil, explain(c, err, datHint(nil))
-	}
-	return c, d, nil
+	return c, dat.NewClient(c.eth, c.signer()), nil
 }
 
 // datHint explains the DAT module's errors. units formats a quota amount in the class's units

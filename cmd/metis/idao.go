@@ -98,10 +98,7 @@ func idaoConn(ctx context.Context, f *chainFlags, sign bool) (*idaoSession, erro
 		return nil, err
 	}
 	s := &idaoSession{ctx: ctx, f: f, c: c, dao: new(big.Int)}
-	if s.cl, err = idao.NewClient(ctx, c.eth, c.key); err != nil {
-		c.close()
-		return nil, explain(c, err, s.hint)
-	}
+	s.cl = idao.NewClient(c.eth, c.signer())
 	return s, nil
 }
 

@@ -195,10 +195,7 @@ func TestIDAOGovernance(t *testing.T) {
 		t.Errorf("show --json:\n%s", out)
 	}
 	wantLines(t, "execute", cli.ok("idao", "execute", "1"), "proposal 1 executed (1 call)", "call 1      lazai.setSplit(")
-	l, err := lazai.NewClient(context.Background(), net.Eth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := lazai.NewClient(net.Eth, nil)
 	if s, err := l.Split(context.Background()); err != nil || s != (lazai.Split{HoldersBps: 6000, ValidatorsBps: 2000, TreasuryBps: 1000, BurnBps: 1000}) {
 		t.Errorf("split after execution = %+v, %v", s, err)
 	}
@@ -273,10 +270,7 @@ func TestIDAOCommunity(t *testing.T) {
 	cli.ok("idao", "queue", "1")
 	advanceTo(t, net, headOf(t, net)+2)
 	wantLines(t, "execute community", cli.ok("idao", "execute", "1"), "proposal 1 executed (2 calls)")
-	d, err := dat.NewClient(context.Background(), net.Eth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dat.NewClient(net.Eth, nil)
 	c, err := d.Class(context.Background(), big.NewInt(1))
 	if err != nil || c.PolicyURI != "https://example.org/new,v2" || c.UsageFee.Cmp(big.NewInt(2e15)) != 0 {
 		t.Errorf("class after execution: policy %q, fee %v, %v", c.PolicyURI, c.UsageFee, err)

@@ -30,12 +30,7 @@ func lazaiConn(ctx context.Context, f *chainFlags, sign bool) (*conn, *lazai.Cli
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := lazai.NewClient(ctx, c.eth, c.key)
-	if err != nil {
-		c.close()
-		return nil, nil, explain(c, err, lazaiHint)
-	}
-	return c, l, nil
+	return c, lazai.NewClient(c.eth, c.signer()), nil
 }
 
 // lazaiHint explains the LazAI module's errors.

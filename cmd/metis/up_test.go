@@ -89,22 +89,10 @@ func TestUpProcess(t *testing.T) {
 	}()
 
 	eth := ethclient.NewClient(rc)
-	dc, err := dat.NewClient(ctx, eth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc, err := idao.NewClient(ctx, eth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := lazai.NewClient(ctx, eth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := verifier.NewClient(ctx, eth, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dc := dat.NewClient(eth, nil)
+	gc := idao.NewClient(eth, nil)
+	lc := lazai.NewClient(eth, nil)
+	vc := verifier.NewClient(eth, nil)
 
 	checks := []struct {
 		name string

@@ -53,12 +53,7 @@ func verifierConn(ctx context.Context, f *chainFlags, sign bool) (*conn, *verifi
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := verifier.NewClient(ctx, c.eth, c.key)
-	if err != nil {
-		c.close()
-		return nil, nil, explain(c, err, verifierHint)
-	}
-	return c, v, nil
+	return c, verifier.NewClient(c.eth, c.signer()), nil
 }
 
 // verifierHint explains the Verifier module's errors.

@@ -16,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/metisgo/metis/chain/core"
+	"github.com/metisgo/metis/chain/metisvm"
 	"github.com/metisgo/metis/inference"
 	"github.com/metisgo/metis/internal/devnet"
 	"github.com/metisgo/metis/verifier"
@@ -168,9 +170,7 @@ func newProcEnv(t *testing.T) *procEnv {
 	t.Cleanup(e.eth.Close)
 	accts := core.DevAccounts()
 	e.classID = devnet.ModelClass(t, e.ctx, e.eth, accts[0].Key, model)
-	if e.vc, err = verifier.NewClient(e.ctx, e.eth, accts[1].Key); err != nil {
-		t.Fatal(err)
-	}
+	e.vc = verifier.NewClient(e.eth, bind.NewKeyedTransactor(accts[1].Key, big.NewInt(metisvm.DevChainID)))
 	return e
 }
 

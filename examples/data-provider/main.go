@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
@@ -53,11 +54,16 @@ func run(rpc, file string, account, validator int, value int64) error {
 		return err
 	}
 	sum := sha256.Sum256(raw)
-	accts := core.DevAccounts()
-	provider, err := dat.NewClient(ctx, eth, accts[account].Key)
+	chainID, err := eth.ChainID(ctx)
 	if err != nil {
 		return err
 	}
+	accts := core.DevAccounts()
+	if account == validator {
+		return fmt.Errorf("the provider (dev account %d) cannot verify its own class: give --validator another account", account)
+	}
+	// The clients sign with go-ethereum's keyed signer (any bind.TransactOpts signer will do).
+	provider := dat.NewClient(eth, bind.NewKeyedTransactor(accts[account].Key, chainID))
 	id, r, err := provider.CreateClass(ctx, dat.ClassParams{Kind: uint8(dat.Dataset),
 		MetadataURI: "file://" + filepath.Base(file), IntegrityHash: sum, UsageFee: big.NewInt(params.GWei)})
 	if err != nil {
@@ -66,7 +72,7 @@ func run(rpc, file string, account, validator int, value int64) error {
 	fmt.Printf("class %s created for %s (sha256 %x) in block %s\n", id, file, sum[:8], r.BlockNumber)
 
 	if validator >= 0 {
-		if err := verify(ctx, eth, accts[validator], id); err != nil {
+		if err := verify(ctx, eth, bind.NewKeyedTransactor(accts[validator].Key, chainID), id); err != nil {
 			return err
 		}
 	}
@@ -96,23 +102,17 @@ func run(rpc, file string, account, validator int, value int64) error {
 	return nil
 }
 
-// verify has a dev account stake, register as a data validator if it is not one, and attest.
-func verify(ctx context.Context, eth *ethclient.Client, a core.DevAccount, id *big.Int) error {
-	v, err := dat.NewClient(ctx, eth, a.Key)
-	if err != nil {
-		return err
-	}
-	if ok, err := v.IsValidator(ctx, a.Address); err != nil {
+// verify has an account stake, register as a data validator if it is not one, and attest.
+func verify(ctx context.Context, eth *ethclient.Client, signer *bind.TransactOpts, id *big.Int) error {
+	v := dat.NewClient(eth, signer)
+	if ok, err := v.IsValidator(ctx, signer.From); err != nil {
 		return err
 	} else if !ok {
 		p, err := v.Params(ctx)
 		if err != nil {
 			return err
 		}
-		lz, err := lazai.NewClient(ctx, eth, a.Key)
-		if err != nil {
-			return err
-		}
+		lz := lazai.NewClient(eth, signer)
 		if _, err := lz.Stake(ctx, p.ValidatorMinStake); err != nil {
 			return fmt.Errorf("validator stake: %w", err)
 		}
@@ -123,6 +123,6 @@ func verify(ctx context.Context, eth *ethclient.Client, a core.DevAccount, id *b
 	if _, err := v.Attest(ctx, id, true); err != nil {
 		return fmt.Errorf("attest: %w", err)
 	}
-	fmt.Printf("validator %s attested class %s\n", a.Address.Hex(), id)
+	fmt.Printf("validator %s attested class %s\n", signer.From.Hex(), id)
 	return nil
 }

@@ -85,10 +85,8 @@ max_steps: 1
 	if err != nil {
 		return err
 	}
-	lz, err := lazai.NewClient(ctx, eth, nil)
-	if err != nil {
-		return err
-	}
+	defer a.Close()
+	lz := lazai.NewClient(eth, nil)
 	before, err := lz.StakeOf(ctx, a.Address())
 	if err != nil {
 		return err

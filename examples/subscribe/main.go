@@ -66,20 +66,14 @@ func run(url string, count int, dur time.Duration, kind string) error {
 		return err
 	}
 	defer hsub.Unsubscribe()
-	dc, err := dat.NewClient(ctx, eth, nil)
-	if err != nil {
-		return err
-	}
+	dc := dat.NewClient(eth, nil)
 	classes := make(chan *dat.ClassCreated, 16)
 	csub, err := dc.WatchClassCreated(ctx, classes)
 	if err != nil {
 		return err
 	}
 	defer csub.Unsubscribe()
-	gc, err := idao.NewClient(ctx, eth, nil)
-	if err != nil {
-		return err
-	}
+	gc := idao.NewClient(eth, nil)
 	proposals := make(chan *idao.ProposalCreated, 16)
 	psub, err := gc.WatchProposalCreated(ctx, proposals)
 	if err != nil {

@@ -64,10 +64,7 @@ func run(rpc string, account int, proposal uint64, support, reason, ollama strin
 		return err
 	}
 	defer eth.Close()
-	gov, err := idao.NewClient(ctx, eth, nil)
-	if err != nil {
-		return err
-	}
+	gov := idao.NewClient(eth, nil)
 	if proposal == 0 {
 		if proposal, err = gov.ProposalCount(ctx); err != nil {
 			return err
@@ -126,6 +123,7 @@ max_steps: 1
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	prompt := fmt.Sprintf("Proposal %s is open for votes: %q. Vote %s on it with the reason %q.", id, p.Description, support, reason)
 	if err := a.Handle(ctx, agents.Trigger{Kind: "proposal", Data: map[string]any{"proposal_id": id.String()}, Prompt: prompt}); err != nil {
 		return err

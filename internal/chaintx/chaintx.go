@@ -1,8 +1,26 @@
 // Package chaintx is what the typed module clients (dat, lazai, and the modules after them) share:
 // sending a signed transaction to a module and waiting for it, calling its views, decoding its
 // custom errors, and watching its events over WebSocket. It is go-ethereum's bind/v2 underneath;
-// what it adds is error decoding that names the module's Solidity error, and the replay of a
-// failed transaction that recovers why it reverted.
+// what it adds is error decoding that names the module's Solidity error, the replay of a failed
+// transaction that recovers why it reverted, and a margin on gas estimates.
+//
+// A client signs with the signer it is built with, a *bind.TransactOpts of which only From and
+// Signer are used (the rest is per call): bind.NewKeyedTransactor for a key, or a SignerFn that
+// checks each transaction before it signs, as the agents runtime's policy does. A client has no
+// other way to sign, so whoever holds it signs only what its signer agrees to; the context of a
+// call is for cancellation only.
+//
+// # Gas limits
+//
+// Send estimates the gas of a call (eth_estimateGas) and adds [GasMarginPercent] to it, as
+// wallets do: MetaMask pads contract calls by 50% (capped at 90% of the block's gas limit),
+// Foundry's forge script by 30% (--gas-estimate-multiplier 130); go-ethereum's bind and ethers
+// add nothing. The clients are programs, like forge scripts, so they take Foundry's 30%, capped
+// at the block's gas limit. An estimate is exact for the state it ran on, and a module's gas
+// can change with state that moves between estimation and inclusion (the first checkpoint of a
+// block adds an entry, about 22k gas; a first reward credit adds a slot, about 20k) on methods
+// of 50k to 300k gas. Unused gas is refunded, so the margin costs nothing but raises the
+// transaction's maximum cost (gas limit × fee cap), which a spending policy counts.
 package chaintx
 
 import (
@@ -33,29 +51,40 @@ type Client struct {
 	Address  common.Address
 	ABI      *abi.ABI
 	contract *bind.BoundContract
-	key      *ecdsa.PrivateKey
-	chainID  *big.Int
 	from     common.Address
+	sign     bind.SignerFn // nil: read-only
 }
 
-// New returns a client. key may be nil for a read-only client; then the chain id is not needed
-// either.
-func New(ctx context.Context, eth *ethclient.Client, address common.Address, a *abi.ABI, key *ecdsa.PrivateKey) (*Client, error) {
-	c := &Client{Eth: eth, Address: address, ABI: a, key: key,
-		contract: bind.NewBoundContract(address, *a, eth, eth, eth)}
-	if key != nil {
-		id, err := eth.ChainID(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("chain id: %w", err)
-		}
-		c.chainID = id
-		c.from = crypto.PubkeyToAddress(key.PublicKey)
+// New returns a client that signs with signer's From and Signer (the rest of it is ignored);
+// signer nil makes a read-only client.
+func New(eth *ethclient.Client, address common.Address, a *abi.ABI, signer *bind.TransactOpts) *Client {
+	c := &Client{Eth: eth, Address: address, ABI: a, contract: bind.NewBoundContract(address, *a, eth, eth, eth)}
+	if signer != nil {
+		c.from, c.sign = signer.From, signer.Signer
 	}
-	return c, nil
+	return c
+}
+
+// KeySigner returns go-ethereum's keyed signer of key for the chain eth is connected to.
+func KeySigner(ctx context.Context, eth *ethclient.Client, key *ecdsa.PrivateKey) (*bind.TransactOpts, error) {
+	id, err := eth.ChainID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("chain id: %w", err)
+	}
+	return bind.NewKeyedTransactor(key, id), nil
 }
 
 // From is the signing account (zero for a read-only client).
 func (c *Client) From() common.Address { return c.from }
+
+// Signer is the client's signer (nil for a read-only client), for another client of the same
+// account.
+func (c *Client) Signer() *bind.TransactOpts {
+	if c.sign == nil {
+		return nil
+	}
+	return &bind.TransactOpts{From: c.from, Signer: c.sign}
+}
 
 // TxOptions tune one transaction.
 type TxOptions struct {
@@ -105,24 +134,36 @@ func ErrorName(err error) string {
 	return ""
 }
 
+// GasMarginPercent is what Send adds to a gas estimate (see the package doc).
+const GasMarginPercent = 30
+
+// WithMargin is estimate plus GasMarginPercent, at most blockLimit (but never below estimate).
+func WithMargin(estimate, blockLimit uint64) uint64 {
+	padded := estimate + estimate/100*GasMarginPercent + estimate%100*GasMarginPercent/100
+	if padded < estimate { // wrapped
+		padded = blockLimit
+	}
+	return max(estimate, min(padded, blockLimit))
+}
+
 // Send signs and sends a call of method and waits for its receipt. A revert during estimation
-// comes back as a *RevertError; a mined failure as a *TxError.
+// comes back as a *RevertError; a mined failure as a *TxError; a refusal of the signer as the
+// signer's error, unwrapped by errors.As.
 func (c *Client) Send(ctx context.Context, opts TxOptions, method string, args ...any) (*types.Receipt, error) {
-	if c.key == nil {
-		return nil, errors.New("read-only client: no key to sign with")
+	if c.sign == nil {
+		return nil, errors.New("read-only client: no signer")
 	}
 	data, err := c.ABI.Pack(method, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, err)
 	}
-	topts := bind.NewKeyedTransactor(c.key, c.chainID)
-	topts.Context, topts.Value, topts.GasLimit = ctx, opts.Value, opts.GasLimit
-	if h := signHook(ctx); h != nil {
-		sign := topts.Signer
-		topts.Signer = func(from common.Address, tx *types.Transaction) (*types.Transaction, error) {
-			return h(ctx, from, tx, func(tx *types.Transaction) (*types.Transaction, error) { return sign(from, tx) })
+	gas := opts.GasLimit
+	if gas == 0 {
+		if gas, err = c.estimate(ctx, opts.Value, data); err != nil {
+			return nil, fmt.Errorf("%s: %w", method, c.DecodeError(err))
 		}
 	}
+	topts := &bind.TransactOpts{From: c.from, Signer: c.sign, Context: ctx, Value: opts.Value, GasLimit: gas}
 	tx, err := bind.Transact(c.contract, topts, data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", method, c.DecodeError(err))
@@ -135,6 +176,19 @@ func (c *Client) Send(ctx context.Context, opts TxOptions, method string, args .
 		return rcpt, &TxError{Receipt: rcpt, Err: c.replay(ctx, tx, rcpt)}
 	}
 	return rcpt, nil
+}
+
+// estimate is the call's gas estimate with the margin.
+func (c *Client) estimate(ctx context.Context, value *big.Int, data []byte) (uint64, error) {
+	head, err := c.Eth.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	est, err := c.Eth.EstimateGas(ctx, ethereum.CallMsg{From: c.from, To: &c.Address, Value: value, Data: data})
+	if err != nil {
+		return 0, err
+	}
+	return WithMargin(est, head.GasLimit), nil
 }
 
 // replay re-runs a failed transaction as a call on the state before its block to recover the

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	gethcore "github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -39,6 +40,11 @@ type Net struct {
 	Eth   *ethclient.Client // over WebSocket
 	Keys  []*ecdsa.PrivateKey
 	Addrs []common.Address
+}
+
+// Signer is dev account i's keyed signer, for the module clients.
+func (n *Net) Signer(i int) *bind.TransactOpts {
+	return bind.NewKeyedTransactor(n.Keys[i], big.NewInt(metisvm.DevChainID))
 }
 
 // Options tune Start.
@@ -249,10 +255,7 @@ func (n *Net) Govern(ctx context.Context, i int, target common.Address, targetAB
 	if err != nil {
 		return nil, err
 	}
-	c, err := chaintx.New(ctx, n.Eth, metisvm.IDAOAddress, GovernorABI, n.Keys[i])
-	if err != nil {
-		return nil, err
-	}
+	c := chaintx.New(n.Eth, metisvm.IDAOAddress, GovernorABI, n.Signer(i))
 	r, err := c.Send(ctx, chaintx.TxOptions{GasLimit: 2_000_000}, "exec", target, data)
 	var te *chaintx.TxError
 	if errors.As(err, &te) {

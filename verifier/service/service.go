@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -49,8 +50,11 @@ import (
 type Config struct {
 	// RPC is the node's WebSocket URL (ws://…); subscriptions need WebSocket.
 	RPC string
-	// Key signs receipts and transactions.
+	// Key signs receipts, and transactions unless Signer is set.
 	Key *ecdsa.PrivateKey
+	// Signer, when set, signs the service's transactions instead of Key (its From must be
+	// Key's address): a caller's own signing point, such as one that reports each transaction.
+	Signer *bind.TransactOpts
 	// ModelDir holds the GGUF files; a task's model is the file whose SHA-256 is the model
 	// class's integrity hash. Subdirectories are searched too.
 	ModelDir string
@@ -237,18 +241,18 @@ type session struct {
 }
 
 func newSession(ctx context.Context, cfg Config, eth *ethclient.Client) (*session, error) {
-	vc, err := verifier.NewClient(ctx, eth, cfg.Key)
-	if err != nil {
-		return nil, err
-	}
-	dc, err := dat.NewClient(ctx, eth, nil)
-	if err != nil {
-		return nil, err
-	}
 	id, err := eth.ChainID(ctx)
 	if err != nil {
 		return nil, err
 	}
+	signer := cfg.Signer
+	if signer == nil {
+		signer = bind.NewKeyedTransactor(cfg.Key, id)
+	} else if signer.From != crypto.PubkeyToAddress(cfg.Key.PublicKey) {
+		return nil, fmt.Errorf("the signer's account %s is not the key's %s", signer.From, crypto.PubkeyToAddress(cfg.Key.PublicKey))
+	}
+	vc := verifier.NewClient(eth, signer)
+	dc := dat.NewClient(eth, nil)
 	p, err := vc.Params(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("verifier params: %w", err)

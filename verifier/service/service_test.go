@@ -45,8 +45,7 @@ func newEnv(t *testing.T) *env {
 	e.net = devnet.Start(t, devnet.Options{Modules: node.DefaultModulesFor(1337, replay.New(e.dir)), Governor: true, BlockTime: 100 * time.Millisecond})
 	e.classID = devnet.ModelClass(t, e.ctx, e.net.Eth, e.net.Keys[0], model)
 	var err error
-	e.vc, err = verifier.NewClient(e.ctx, e.net.Eth, e.net.Keys[acctRequester])
-	e.ok(err)
+	e.vc = verifier.NewClient(e.net.Eth, e.net.Signer(acctRequester))
 	p := verifier.DefaultParams()
 	p.ChallengeWindow, p.MoveTimeout = 20, 30
 	_, err = e.net.Govern(e.ctx, 0, verifier.Address, verifier.ABI, "setParams", p)

@@ -31,10 +31,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{t: t, ctx: context.Background(), net: devnet.Start(t, devnet.Options{Governor: true})}
 	for i := range 6 {
-		c, err := dat.NewClient(e.ctx, e.net.Eth, e.net.Keys[i])
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := dat.NewClient(e.net.Eth, e.net.Signer(i))
 		c.GasLimit = 3_000_000 // forbidden cases are mined and fail, not refused at estimation
 		e.c = append(e.c, c)
 	}
@@ -107,11 +104,8 @@ func dataset(uri string, parents ...*big.Int) dat.ClassParams {
 
 // raw sends method with an explicit value through the module's ABI from account i.
 func (e *env) raw(i int, value *big.Int, method string, args ...any) error {
-	c, err := chaintx.New(e.ctx, e.net.Eth, dat.Address, dat.ABI, e.net.Keys[i])
-	if err != nil {
-		return err
-	}
-	_, err = c.Send(e.ctx, chaintx.TxOptions{Value: value, GasLimit: 3_000_000}, method, args...)
+	c := chaintx.New(e.net.Eth, dat.Address, dat.ABI, e.net.Signer(i))
+	_, err := c.Send(e.ctx, chaintx.TxOptions{Value: value, GasLimit: 3_000_000}, method, args...)
 	return err
 }
 
@@ -179,8 +173,7 @@ func TestLifecycle(t *testing.T) {
 	// Validators: stake through LazAI first.
 	e.refused("NotValidator", func() error { _, err := validator.Attest(e.ctx, ds, true); return err })
 	e.refused("InsufficientValidatorStake", func() error { _, err := validator.RegisterValidator(e.ctx); return err })
-	lz, err := lazai.NewClient(e.ctx, e.net.Eth, e.net.Keys[4])
-	e.ok(err)
+	lz := lazai.NewClient(e.net.Eth, e.net.Signer(4))
 	_, err = lz.Stake(e.ctx, ether(1))
 	e.ok(err)
 	_, err = validator.RegisterValidator(e.ctx)
@@ -371,8 +364,7 @@ func TestThresholdAndRejection(t *testing.T) {
 
 	var vals []*dat.Client
 	for _, i := range []int{3, 4} {
-		lz, err := lazai.NewClient(e.ctx, e.net.Eth, e.net.Keys[i])
-		e.ok(err)
+		lz := lazai.NewClient(e.net.Eth, e.net.Signer(i))
 		_, err = lz.Stake(e.ctx, ether(2))
 		e.ok(err)
 		_, err = e.c[i].RegisterValidator(e.ctx)
@@ -391,5 +383,96 @@ func TestThresholdAndRejection(t *testing.T) {
 	e.ok(err)
 	if c, _ := owner.Class(e.ctx, id); dat.Status(c.Status) != dat.StatusRevoked {
 		t.Fatalf("after two rejections: status %v", dat.Status(c.Status))
+	}
+}
+
+// validators stakes for and registers accounts as data validators.
+func (e *env) validators(accounts ...int) {
+	e.t.Helper()
+	for _, i := range accounts {
+		lz := lazai.NewClient(e.net.Eth, e.net.Signer(i))
+		_, err := lz.Stake(e.ctx, ether(2))
+		e.ok(err)
+		_, err = e.c[i].RegisterValidator(e.ctx)
+		e.ok(err)
+	}
+}
+
+// activeClass has account owner create a class that validator verifies, and activates it.
+func (e *env) activeClass(owner, validator int) *big.Int {
+	e.t.Helper()
+	id, _, err := e.c[owner].CreateClass(e.ctx, dataset("ipfs://overflow"))
+	e.ok(err)
+	_, err = e.c[validator].Attest(e.ctx, id, true)
+	e.ok(err)
+	_, err = e.c[owner].ActivateClass(e.ctx, id)
+	e.ok(err)
+	return id
+}
+
+var maxUint256 = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
+
+// TestValueAndSharesNeverWrap (issue 12, items 5 and 8): transferValue used to add to the
+// receiving token's value unchecked, so moving 1 into a token holding 2^256−1 wrapped another
+// holder's quota to zero; mint added shares to the class's total unchecked (stopped only by the
+// store's unnamed checkpoint error). Both now revert with a named error and change nothing.
+func TestValueAndSharesNeverWrap(t *testing.T) {
+	e := newEnv(t)
+	e.validators(4)
+	id := e.activeClass(1, 4)
+	full, _, err := e.c[1].Mint(e.ctx, id, e.net.Addrs[2], maxUint256, big.NewInt(1), 0)
+	e.ok(err)
+	mine, _, err := e.c[1].Mint(e.ctx, id, e.net.Addrs[1], big.NewInt(1), big.NewInt(1), 0)
+	e.ok(err)
+	e.refused("ValueOverflow", func() error { _, err := e.c[1].TransferValue(e.ctx, mine, full, big.NewInt(1)); return err })
+	if tk, _ := e.c[0].Token(e.ctx, full); tk.Value.Cmp(maxUint256) != 0 {
+		t.Fatalf("the full token's value is %v", tk.Value)
+	}
+
+	// Shares are checkpointed in 192 bits: a total of 2 now; 2^192−3 more fit exactly, one more
+	// does not.
+	maxShares := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 192), big.NewInt(1))
+	room := new(big.Int).Sub(maxShares, big.NewInt(2))
+	_, _, err = e.c[1].Mint(e.ctx, id, e.net.Addrs[3], big.NewInt(1), room, 0)
+	e.ok(err)
+	e.refused("SharesOverflow", func() error {
+		_, _, err := e.c[1].Mint(e.ctx, id, e.net.Addrs[3], big.NewInt(1), big.NewInt(1), 0)
+		return err
+	})
+	if c, _ := e.c[0].Class(e.ctx, id); c.TotalShares.Cmp(maxShares) != 0 {
+		t.Fatalf("total shares %v, want 2^192-1", c.TotalShares)
+	}
+}
+
+// TestSelfAttestation (issue 12, item 6): a class's owner used to be able to attest its own
+// class, and so verify it alone at a threshold of one. The owner may not attest it now, nor may
+// those it named to act or vote for it in the class (operator, approved operator, class
+// delegate) approve it; their rejections stand, and an independent validator's approval verifies.
+func TestSelfAttestation(t *testing.T) {
+	e := newEnv(t)
+	e.validators(1, 2, 3, 4, 5)
+	p, err := e.c[0].Params(e.ctx)
+	e.ok(err)
+	p.ApprovalThreshold = 2
+	e.ok(e.govern("setParams", p))
+	id, _, err := e.c[1].CreateClass(e.ctx, dataset("ipfs://mine"))
+	e.ok(err)
+	e.refused("SelfAttestation", func() error { _, err := e.c[1].Attest(e.ctx, id, true); return err })
+	e.refused("SelfAttestation", func() error { _, err := e.c[1].Attest(e.ctx, id, false); return err })
+
+	_, err = e.c[1].SetClassOperator(e.ctx, id, e.net.Addrs[2], true)
+	e.ok(err)
+	_, err = e.c[1].ApproveForClass(e.ctx, id, e.net.Addrs[3], true)
+	e.ok(err)
+	e.ok(e.raw(1, nil, "delegateClass", id, e.net.Addrs[4]))
+	for _, i := range []int{2, 3, 4} {
+		e.refused("SelfAttestation", func() error { _, err := e.c[i].Attest(e.ctx, id, true); return err })
+	}
+	_, err = e.c[2].Attest(e.ctx, id, false) // the operator's rejection counts
+	e.ok(err)
+	_, err = e.c[5].Attest(e.ctx, id, true) // an independent approval
+	e.ok(err)
+	if c, _ := e.c[0].Class(e.ctx, id); dat.Status(c.Status) != dat.StatusRegistered || c.Approvals != 1 || c.Rejections != 1 {
+		t.Fatalf("class after one approval and one rejection: %+v", c)
 	}
 }

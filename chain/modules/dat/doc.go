@@ -14,6 +14,10 @@
 //
 // Data validators register with registerValidator while their Holders Mining stake in LazAI is at
 // least params.validatorMinStake (the module asks LazAI's stakeOf), and attest once per class.
+// The class's owner may not attest it (SelfAttestation), nor may those the owner named to act or
+// vote for it in the class approve it: its operators, the approved operators of its tokens of
+// the class, and its class delegate. Their rejections stand, because the owner names them alone:
+// refusing them would let an owner silence the validators it expects to reject its class.
 // When a class is decided, its verification fee is paid to LazAI with
 // routeFeesTo(DataVerification, attesters): LazAI's split applies, and its validators' part goes
 // to the validators who attested the class, in equal parts (to LazAI's validators recipient when
@@ -28,6 +32,17 @@
 // has earned; transferValue moves quota between two tokens of one class. approveForClass lets an
 // operator move and use all of the caller's tokens of a class. An expired token cannot be used or
 // give quota, and stops earning at its expiry.
+//
+// # Overflow
+//
+// Token values and shares are numbers a minter chooses, so every sum of them is checked:
+// transferValue reverts ValueOverflow rather than wrap the receiving token's value, and mint
+// reverts SharesOverflow rather than take the class's total shares past 2^192 − 1, what its
+// checkpoints hold (each holder's shares and each delegate's votes are parts of that total, so
+// they stay within it too). Revenue figures (total revenue, unallocated revenue, acc) revert
+// RevenueOverflow; recordUsage's fee
+// (amount × usageFee) reverts WrongFee when it overflows. Lineage splits and earnings are
+// computed with 512-bit products and never overflow.
 //
 // # Revenue (O(1) per settlement, whatever the number of holders)
 //

@@ -294,6 +294,12 @@ func (m *Module) attest(call *metisvm.Call, args []any) ([]any, error) {
 	if s.Bool(attestedSlot(classID, call.Caller)) {
 		return nil, call.Revert("AlreadyAttested", idBig(classID), call.Caller)
 	}
+	if selfAttestation(s, classID, call.Caller, approve) {
+		if err := s.Err(); err != nil {
+			return nil, err
+		}
+		return nil, call.Revert("SelfAttestation", idBig(classID), call.Caller)
+	}
 	// A validator whose stake fell below the minimum since registering may not attest.
 	if err := checkValidatorStake(call, s, call.Caller); err != nil {
 		return nil, err
@@ -326,6 +332,23 @@ func (m *Module) attest(call *metisvm.Call, args []any) ([]any, error) {
 		return nil, payVerificationFee(call, s, classID)
 	}
 	return nil, nil
+}
+
+// selfAttestation reports whether attester may not attest the class: it owns it, or it would
+// approve it while the owner has named it to act or vote for it in the class (an operator of
+// the class, an approved operator of the owner's tokens of it, the owner's class delegate).
+// Those are only refused approvals: the owner names them alone, and a refused rejection would
+// let an owner silence the validators it expects to reject its class by naming them.
+func selfAttestation(s *store.S, classID uint64, attester common.Address, approve bool) bool {
+	owner := s.Addr(classWord(classID, cOwner))
+	if owner == attester {
+		return true
+	}
+	if !approve {
+		return false
+	}
+	return s.Bool(operatorSlot(classID, attester)) || s.Bool(approvedSlot(owner, classID, attester)) ||
+		classDelegateOf(s, classID, owner) == attester
 }
 
 func (m *Module) setParams(call *metisvm.Call, args []any) ([]any, error) {

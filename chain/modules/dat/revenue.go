@@ -20,8 +20,7 @@ func settle(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int)
 		if own := s.U64(classWord(classID, cLineage)); own > 0 {
 			lineage = own - 1
 		}
-		toParents.Mul(amount, uint256.NewInt(lineage))
-		toParents.Div(toParents, uint256.NewInt(bpsDenom))
+		toParents.MulDivOverflow(amount, uint256.NewInt(lineage), uint256.NewInt(bpsDenom)) // ≤ amount: never overflows
 		each := new(uint256.Int).Div(toParents, uint256.NewInt(n))
 		first := new(uint256.Int).Sub(toParents, new(uint256.Int).Mul(each, uint256.NewInt(n)))
 		first.Add(first, each)
@@ -34,56 +33,96 @@ func settle(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int)
 				continue
 			}
 			parent := s.U64(classParentSlot(classID, i))
-			addRevenue(s, parent, part)
-			distribute(call, s, parent, part)
+			if err := addRevenue(call, s, parent, part); err != nil {
+				return nil, err
+			}
+			if err := distribute(call, s, parent, part); err != nil {
+				return nil, err
+			}
 		}
 	}
 	own := new(uint256.Int).Sub(amount, toParents)
-	addRevenue(s, classID, own)
-	distribute(call, s, classID, own)
+	if err := addRevenue(call, s, classID, own); err != nil {
+		return nil, err
+	}
+	if err := distribute(call, s, classID, own); err != nil {
+		return nil, err
+	}
 	return toParents, s.Err()
 }
 
-func addRevenue(s *store.S, classID uint64, amount *uint256.Int) {
+// revenueOverflow is the revert of revenue that a class's figures cannot hold: its total revenue
+// past 2^256 − 1, or acc (revenue per share scaled by P = 10^27, checkpointed) past 2^192 − 1,
+// which takes some 6·10^30 wei paid to a class of one share. Revenue is paid in METIS, so this
+// is beyond any realistic supply, but a chain's genesis allocation is not bounded, so the sums
+// are checked rather than assumed.
+func revenueOverflow(call *metisvm.Call, classID uint64, amount *uint256.Int) error {
+	return call.Revert("RevenueOverflow", idBig(classID), bigOf(amount))
+}
+
+func addRevenue(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int) error {
 	r := s.U256(classWord(classID, cTotalRevenue))
-	s.SetU256(classWord(classID, cTotalRevenue), r.Add(r, amount))
+	if err := s.Err(); err != nil {
+		return err
+	}
+	sum, overflow := new(uint256.Int).AddOverflow(r, amount)
+	if overflow {
+		return revenueOverflow(call, classID, amount)
+	}
+	s.SetU256(classWord(classID, cTotalRevenue), sum)
+	return s.Err()
 }
 
 // distribute adds amount to a class's accumulated revenue per share (see the package doc),
 // checkpointing acc by block time for expiring tokens.
-func distribute(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int) {
+func distribute(call *metisvm.Call, s *store.S, classID uint64, amount *uint256.Int) error {
 	total := s.U256(classWord(classID, cTotalShares))
 	un := s.U256(classWord(classID, cUnallocated))
+	if err := s.Err(); err != nil {
+		return err
+	}
+	pay, overflow := new(uint256.Int).AddOverflow(amount, un)
+	if overflow {
+		return revenueOverflow(call, classID, amount)
+	}
 	if total.IsZero() {
 		if !amount.IsZero() {
-			s.SetU256(classWord(classID, cUnallocated), un.Add(un, amount))
+			s.SetU256(classWord(classID, cUnallocated), pay)
 		}
-		return
+		return s.Err()
 	}
-	pay := new(uint256.Int).Add(amount, un)
 	if pay.IsZero() {
-		return
+		return nil
 	}
-	n := new(uint256.Int).Mul(pay, precision)
-	n.Add(n, s.U256(classWord(classID, cCarry)))
+	n, over1 := new(uint256.Int).MulOverflow(pay, precision)
+	_, over2 := n.AddOverflow(n, s.U256(classWord(classID, cCarry)))
 	q, r := new(uint256.Int).DivMod(n, total, new(uint256.Int))
-	acc := q.Add(q, s.U256(classWord(classID, cAcc)))
+	acc, over3 := store.AddCheckpointable(q, s.U256(classWord(classID, cAcc))) // acc is checkpointed
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if over1 || over2 || over3 {
+		return revenueOverflow(call, classID, pay)
+	}
 	s.SetU256(classWord(classID, cAcc), acc)
 	s.SetU256(classWord(classID, cCarry), r)
 	if !un.IsZero() {
 		s.SetU256(classWord(classID, cUnallocated), new(uint256.Int))
 	}
 	accHistory(s, classID).Push(call.BlockTime, acc)
+	return s.Err()
 }
 
-// earned is what shares earned between acc0 and acc (zero if acc < acc0).
+// earned is what shares earned between acc0 and acc (zero if acc < acc0): ⌊shares·(acc−acc0)/P⌋
+// with a 512-bit product, so it is exact for any shares (a holder's earnings are at most the
+// revenue paid, which fits).
 func earned(shares, acc, acc0 *uint256.Int) *uint256.Int {
 	if acc.Lt(acc0) {
 		return new(uint256.Int)
 	}
 	d := new(uint256.Int).Sub(acc, acc0)
-	d.Mul(d, shares)
-	return d.Div(d, precision)
+	d.MulDivOverflow(d, shares, precision)
+	return d
 }
 
 // tokenAcc is the acc a token earns up to: the class's acc, or for an expired token the acc of
@@ -137,7 +176,7 @@ func expire(call *metisvm.Call, s *store.S, tokenID, classID uint64) bool {
 	setTotalShares(call, s, classID, total.Sub(total, shares))
 	moveShares(call, s, classID, s.Addr(tokenWord(tokenID, tOwner)), common.Address{}, shares)
 	leaked := earned(shares, accNow, accAtExpiry)
-	distribute(call, s, classID, leaked)
+	s.Fail(distribute(call, s, classID, leaked))
 	if s.Err() == nil {
 		s.Fail(call.EmitEvent("TokenExpiredSettled", idBig(tokenID), bigOf(shares), bigOf(leaked)))
 	}

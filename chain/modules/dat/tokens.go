@@ -55,6 +55,16 @@ func (m *Module) mint(call *metisvm.Call, args []any) ([]any, error) {
 	case expireAt != 0 && expireAt <= call.BlockTime:
 		return nil, call.Revert("BadExpiry", expireAt)
 	}
+	totalShares := s.U256(classWord(classID, cTotalShares))
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	newTotal, overflow := store.AddCheckpointable(totalShares, shares)
+	if overflow {
+		// The total is checkpointed (at most 2^192 − 1), and every holder's shares and votes
+		// are parts of it, so a total that fits keeps them within bounds too.
+		return nil, call.Revert("SharesOverflow", idBig(classID), bigOf(totalShares), bigOf(shares))
+	}
 	tokenID := s.U64(slotTokenCount) + 1
 	s.SetU64(slotTokenCount, tokenID)
 	s.SetAddr(tokenWord(tokenID, tOwner), to)
@@ -64,12 +74,13 @@ func (m *Module) mint(call *metisvm.Call, args []any) ([]any, error) {
 	s.SetU64(tokenWord(tokenID, tExpiry), expireAt)
 	if !shares.IsZero() {
 		s.SetU256(tokenWord(tokenID, tAcc0), s.U256(classWord(classID, cAcc)))
-		total := s.U256(classWord(classID, cTotalShares))
-		setTotalShares(call, s, classID, total.Add(total, shares))
+		setTotalShares(call, s, classID, newTotal)
 		moveShares(call, s, classID, common.Address{}, to, shares)
 		// Revenue that waited for a first holder goes to the holders present now.
 		if un := s.U256(classWord(classID, cUnallocated)); !un.IsZero() {
-			distribute(call, s, classID, new(uint256.Int))
+			if err := distribute(call, s, classID, new(uint256.Int)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	addToOwner(s, to, tokenID)
@@ -173,9 +184,16 @@ func (m *Module) transferValue(call *metisvm.Call, args []any) ([]any, error) {
 		return nil, call.Revert("QuotaExceeded", idBig(fromID), bigOf(value), bigOf(amount))
 	}
 	if fromID != toID {
-		s.SetU256(tokenWord(fromID, tValue), value.Sub(value, amount))
 		tv := s.U256(tokenWord(toID, tValue))
-		s.SetU256(tokenWord(toID, tValue), tv.Add(tv, amount))
+		if err := s.Err(); err != nil {
+			return nil, err
+		}
+		sum, overflow := new(uint256.Int).AddOverflow(tv, amount)
+		if overflow {
+			return nil, call.Revert("ValueOverflow", idBig(toID), bigOf(tv), bigOf(amount))
+		}
+		s.SetU256(tokenWord(fromID, tValue), value.Sub(value, amount))
+		s.SetU256(tokenWord(toID, tValue), sum)
 	}
 	if s.Err() == nil {
 		s.Fail(call.EmitEvent("ValueTransferred", idBig(fromID), idBig(toID), bigOf(amount)))

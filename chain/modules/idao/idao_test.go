@@ -30,14 +30,11 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	e := &env{t: t, ctx: context.Background(), net: devnet.Start(t, devnet.Options{})}
 	for i := range 10 {
-		g, err := idao.NewClient(e.ctx, e.net.Eth, e.net.Keys[i])
-		e.ok(err)
+		g := idao.NewClient(e.net.Eth, e.net.Signer(i))
 		g.GasLimit = 5_000_000 // refused moves are mined and fail, not refused at estimation
-		l, err := lazai.NewClient(e.ctx, e.net.Eth, e.net.Keys[i])
-		e.ok(err)
+		l := lazai.NewClient(e.net.Eth, e.net.Signer(i))
 		l.GasLimit = 2_000_000
-		d, err := dat.NewClient(e.ctx, e.net.Eth, e.net.Keys[i])
-		e.ok(err)
+		d := dat.NewClient(e.net.Eth, e.net.Signer(i))
 		d.GasLimit = 3_000_000
 		e.gov, e.lz, e.dc = append(e.gov, g), append(e.lz, l), append(e.dc, d)
 	}
@@ -240,8 +237,7 @@ func TestLifecycleAndForbiddenMoves(t *testing.T) {
 	// Governed setters refuse direct calls.
 	_, err = e.lz[1].SetSplit(e.ctx, newSplit)
 	e.refused(err, "NotGovernance")
-	raw, err := chaintx.New(e.ctx, e.net.Eth, idao.Address, idao.ABI, e.net.Keys[1])
-	e.ok(err)
+	raw := chaintx.New(e.net.Eth, idao.Address, idao.ABI, e.net.Signer(1))
 	_, err = raw.Send(e.ctx, chaintx.TxOptions{GasLimit: 1_000_000}, "setParams", idao.DefaultParams())
 	e.refused(err, "NotGovernance")
 	_, err = e.dc[1].SetParams(e.ctx, dat.DefaultParams())
@@ -456,8 +452,7 @@ func TestCommunityChangesPolicy(t *testing.T) {
 		t.Fatalf("class B's policy changed to %q", c.PolicyURI)
 	}
 	// Direct calls to the class setters are refused too.
-	direct, err := chaintx.New(e.ctx, e.net.Eth, dat.Address, dat.ABI, e.net.Keys[2])
-	e.ok(err)
+	direct := chaintx.New(e.net.Eth, dat.Address, dat.ABI, e.net.Signer(2))
 	_, err = direct.Send(e.ctx, chaintx.TxOptions{GasLimit: 1_000_000}, "setClassPolicy", b, "ipfs://direct")
 	e.refused(err, "NotCommunity")
 }

@@ -77,17 +77,18 @@ func TestPropertyTallies(t *testing.T) {
 func propertyTallies(t *testing.T, seed uint64) {
 	e := &chainEnv{t: t, c: devnet.OpenChain(t, node.DefaultModules())}
 	rng := rand.New(rand.NewPCG(seed, 5))
-	const n = 6 // accounts 1..6 take part; account 0 is the class owner and validator
+	const n = 6 // accounts 1..6 take part; account 0 is the class owner, 9 its validator
 	acct := func(i int) common.Address { return e.c.Addrs[i] }
 	milli := big.NewInt(1e15)
 
 	// A class with a validator's verification, and tokens for every participant.
-	e.must(0, lazai.Address, lazai.ABI, big.NewInt(1e18), "stake")
-	e.must(0, dat.Address, dat.ABI, nil, "registerValidator")
+	e.must(0, lazai.Address, lazai.ABI, big.NewInt(1e18), "stake") // to propose
+	e.must(9, lazai.Address, lazai.ABI, big.NewInt(1e18), "stake")
+	e.must(9, dat.Address, dat.ABI, nil, "registerValidator")
 	r := e.must(0, dat.Address, dat.ABI, dat.DefaultParams().VerificationFee, "createClass",
 		dat.ClassParams{Kind: uint8(dat.Dataset), MetadataURI: "ipfs://c", UsageFee: new(big.Int), Parents: []*big.Int{}})
 	class := topic(r, dat.ABI, dat.Address, "ClassCreated")
-	e.must(0, dat.Address, dat.ABI, nil, "attest", class, true)
+	e.must(9, dat.Address, dat.ABI, nil, "attest", class, true)
 	e.must(0, dat.Address, dat.ABI, nil, "activateClass", class)
 
 	// The model: stakes, delegates, token owners and shares, class delegates.

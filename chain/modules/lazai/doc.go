@@ -25,7 +25,10 @@
 // Anyone stakes METIS with stake() (payable). Let S be the total staked and acc the accumulated
 // reward per staked wei, scaled by P = 10²⁷. When the holders' part H of a routed fee arrives:
 //
-//   - if S = 0, H waits in "unallocated" and is added to the next distribution made while S > 0;
+//   - if S = 0, H waits in "unallocated" and is added to the next distribution made while S > 0:
+//     the end-of-block routing of the block in which the first stake arrives (every block's
+//     routing distributes, even of zero fees). stake() itself does not distribute, so its gas
+//     does not depend on whether fees are waiting;
 //   - else, with carry r (a remainder in wei·P, initially 0): n = (H + unallocated)·P + r,
 //     acc += ⌊n / S⌋, r = n mod S.
 //
@@ -37,7 +40,9 @@
 // settlement plus the carry r/P < S/P wei, which stays in the carry and is paid out later.
 //
 // requestUnstake(amount) stops amount from earning at once (it leaves S) and starts an unbonding
-// of DelayBlocks blocks; a second request adds to the pending amount and restarts the delay.
+// of DelayBlocks blocks; a second request adds to the pending amount and restarts the delay. The
+// delay is at most lazai.MaxUnbondingDelay (genesis and setUnbondingDelay revert
+// BadUnbondingDelay beyond it), and the ready block is computed with checked arithmetic.
 // withdraw() pays the pending amount once the block number reaches the ready block. claim() pays
 // the owed rewards.
 //
@@ -45,6 +50,15 @@
 // change: getPastStake(account, n) and getPastTotalStake(n) return the values as of the end of
 // block n, for n before the current block (as OpenZeppelin's getPastVotes); the iDAO takes voting
 // power from them.
+//
+// # Overflow
+//
+// Amounts are uint256 and every sum that a caller can drive is checked: stake reverts
+// StakeOverflow when the total staked would pass 2^192 − 1, what its checkpoints hold (each
+// stake and each delegate's votes are parts of it, so they stay within it too); the fee figures
+// (unallocated, acc, the cumulative checkpoints, the burned total) revert FeeOverflow. Stakes, unbonding amounts and rewards owed
+// are held in the module's balance, so their sums fit. Splits by basis points and rewards
+// (⌊s·Δacc/P⌋) are computed with 512-bit products and never overflow.
 //
 // # Figures
 //

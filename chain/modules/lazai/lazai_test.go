@@ -2,7 +2,9 @@ package lazai_test
 
 import (
 	"context"
+	"math"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/metisgo/metis/chain/metisvm"
+	"github.com/metisgo/metis/chain/modules/internal/modtest"
+	lazaimod "github.com/metisgo/metis/chain/modules/lazai"
 	"github.com/metisgo/metis/internal/chaintx"
 	"github.com/metisgo/metis/internal/devnet"
 	"github.com/metisgo/metis/lazai"
@@ -20,11 +24,7 @@ func ether(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt
 
 func client(t *testing.T, net *devnet.Net, i int) *lazai.Client {
 	t.Helper()
-	c, err := lazai.NewClient(context.Background(), net.Eth, net.Keys[i])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return lazai.NewClient(net.Eth, net.Signer(i))
 }
 
 // mustFail checks that err is a mined failure (the transaction is sent without estimation) with
@@ -318,10 +318,105 @@ func TestGovernedSetters(t *testing.T) {
 func TestEndBlockOnlyFromSystem(t *testing.T) {
 	ctx := context.Background()
 	net := devnet.Start(t, devnet.Options{})
-	c, err := chaintx.New(ctx, net.Eth, lazai.Address, lazai.ABI, net.Keys[1])
+	c := chaintx.New(net.Eth, lazai.Address, lazai.ABI, net.Signer(1))
+	_, err := c.Send(ctx, chaintx.TxOptions{GasLimit: 1_000_000}, "endBlock", ether(1000))
+	mustFail(t, err, "NotSystem")
+}
+
+// TestUnbondingDelayBounded (issue 12, item 4): a delay of 2^64−1 ("never") used to be accepted,
+// and requestUnstake's unchecked block + delay wrapped it to "withdraw next block". Now
+// setUnbondingDelay refuses anything above MaxUnbondingDelay (and so does genesis), the bound
+// itself applies, and an unstake under it stays locked.
+func TestUnbondingDelayBounded(t *testing.T) {
+	ctx := context.Background()
+	net := devnet.Start(t, devnet.Options{Governor: true})
+	c := client(t, net, 1)
+	c.GasLimit = 1_000_000
+	for _, d := range []uint64{math.MaxUint64, lazai.MaxUnbondingDelay + 1} {
+		_, err := net.Govern(ctx, 0, lazai.Address, lazai.ABI, "setUnbondingDelay", d)
+		mustFail(t, err, "BadUnbondingDelay")
+	}
+	if d, _ := c.UnbondingDelay(ctx); d != lazai.DefaultUnbondingDelay {
+		t.Fatalf("delay %d after refused settings, want %d", d, lazai.DefaultUnbondingDelay)
+	}
+	if _, err := net.Govern(ctx, 0, lazai.Address, lazai.ABI, "setUnbondingDelay", uint64(lazai.MaxUnbondingDelay)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stake(ctx, ether(1)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.RequestUnstake(ctx, ether(1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Send(ctx, chaintx.TxOptions{GasLimit: 1_000_000}, "endBlock", ether(1000))
-	mustFail(t, err, "NotSystem")
+	_, ready, err := c.Unbonding(ctx, net.Addrs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := r.BlockNumber.Uint64() + lazai.MaxUnbondingDelay; ready != want {
+		t.Fatalf("ready at block %d, want %d", ready, want)
+	}
+	_, err = c.Withdraw(ctx)
+	mustFail(t, err, "StillUnbonding")
+}
+
+// TestGenesisUnbondingDelayBounded: a genesis delay above the bound does not install.
+func TestGenesisUnbondingDelayBounded(t *testing.T) {
+	cfg := lazaimod.DefaultConfig()
+	cfg.UnbondingDelay = math.MaxUint64
+	env, err := modtest.New([]metisvm.Module{lazaimod.New(cfg)}, modtest.Accounts(1))
+	if err == nil {
+		t.Fatalf("genesis with delay 2^64-1 installed: %v", env)
+	}
+	if !strings.Contains(err.Error(), "revert") {
+		t.Fatalf("error %v, want the module's revert", err)
+	}
+}
+
+// TestStakeGasIndependentOfWaitingFees (issue 12, item 15): stake used to pay the fees waiting
+// for a first staker out itself, so its gas jumped by the distribution's writes when fees
+// began to wait between estimation and inclusion, and a transaction sent with the exact
+// estimate ran out of gas. Now the end-of-block routing pays them: stake costs the same with and
+// without waiting fees, and the first staker still receives them.
+func TestStakeGasIndependentOfWaitingFees(t *testing.T) {
+	gasOfFirstStake := func(waiting *big.Int) (uint64, *modtest.Env) {
+		accts := modtest.Accounts(2)
+		env, err := modtest.New([]metisvm.Module{lazaimod.New(lazaimod.DefaultConfig())}, accts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting != nil { // fees routed while nobody stakes wait for a first staker
+			data, _ := lazai.ABI.Pack("routeFees", uint8(lazai.SourceOther))
+			if res, err := env.Apply(accts[1], lazai.Address, waiting, data); err != nil || res.Failed() {
+				t.Fatalf("routeFees: %v %v", err, res)
+			}
+		}
+		env.NextBlock()
+		data, _ := lazai.ABI.Pack("stake")
+		res, err := env.Apply(accts[0], lazai.Address, ether(1), data)
+		if err != nil || res.Failed() {
+			t.Fatalf("stake: %v %v", err, res)
+		}
+		return res.UsedGas, env
+	}
+	without, _ := gasOfFirstStake(nil)
+	with, env := gasOfFirstStake(ether(1))
+	if with != without {
+		t.Fatalf("stake costs %d gas with fees waiting for a first staker, %d without", with, without)
+	}
+	// The waiting fees reach the staker at the end of its block.
+	sys, _ := lazai.ABI.Pack("endBlock", new(big.Int))
+	if res, err := env.Apply(metisvm.SystemAddress, lazai.Address, nil, sys); err != nil || res.Failed() {
+		t.Fatalf("endBlock: %v %v", err, res)
+	}
+	data, _ := lazai.ABI.Pack("pendingRewards", modtest.Accounts(1)[0])
+	res, err := env.Apply(modtest.Accounts(2)[1], lazai.Address, nil, data)
+	if err != nil || res.Failed() {
+		t.Fatalf("pendingRewards: %v %v", err, res)
+	}
+	got := new(big.Int).SetBytes(res.ReturnData)
+	holders := new(big.Int).Div(new(big.Int).Mul(ether(1), big.NewInt(int64(lazai.DefaultSplit.HoldersBps))), big.NewInt(lazai.BPS))
+	if diff := new(big.Int).Sub(holders, got); diff.Sign() < 0 || diff.Cmp(big.NewInt(2)) > 0 {
+		t.Fatalf("first staker's rewards %v, want the holders' part %v (to rounding)", got, holders)
+	}
 }

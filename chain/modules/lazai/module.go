@@ -2,6 +2,7 @@ package lazai
 
 import (
 	"math/big"
+	"math/bits"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
@@ -95,6 +96,9 @@ func (m *Module) InitGenesis(call *metisvm.Call) error {
 	if m.cfg.Split.Total() != lazai.BPS {
 		return call.Revert("BadSplit", new(big.Int).SetUint64(m.cfg.Split.Total()))
 	}
+	if m.cfg.UnbondingDelay > lazai.MaxUnbondingDelay {
+		return call.Revert("BadUnbondingDelay", m.cfg.UnbondingDelay, uint64(lazai.MaxUnbondingDelay))
+	}
 	s := store.New(call)
 	s.SetWord(slotSplit, packSplit(m.cfg.Split))
 	s.SetU64(slotDelay, m.cfg.UnbondingDelay)
@@ -167,9 +171,38 @@ func unpackSplit(w common.Hash) lazai.Split {
 
 func u256(b *big.Int) *uint256.Int  { return uint256.MustFromBig(b) } // ABI uint256 always fits
 func bigOf(u *uint256.Int) *big.Int { return u.ToBig() }
+
+// bps is ⌊amount·p/10⁴⌋ with a 512-bit product: at most amount, so it never overflows.
 func bps(amount *uint256.Int, p uint16) *uint256.Int {
-	v := new(uint256.Int).Mul(amount, uint256.NewInt(uint64(p)))
-	return v.Div(v, uint256.NewInt(lazai.BPS))
+	v, _ := new(uint256.Int).MulDivOverflow(amount, uint256.NewInt(uint64(p)), uint256.NewInt(lazai.BPS))
+	return v
+}
+
+// feeOverflow reverts a fee the module's figures cannot hold: the cumulative checkpoints past
+// 2^192 − 1 wei, acc (scaled by P = 10^27) past 2^256 − 1. Fees are METIS, so this is beyond any
+// realistic supply, but genesis allocations are not bounded, so the sums are checked rather
+// than assumed.
+func feeOverflow(call *metisvm.Call, amount *uint256.Int) error {
+	return call.Revert("FeeOverflow", bigOf(amount))
+}
+
+// addChecked adds amount to the uint256 at slot, reverting with FeeOverflow past 2^256 − 1.
+func addChecked(call *metisvm.Call, s *store.S, slot common.Hash, amount *uint256.Int) {
+	sum, overflow := new(uint256.Int).AddOverflow(s.U256(slot), amount)
+	if overflow && s.Err() == nil {
+		s.Fail(feeOverflow(call, amount))
+	}
+	s.SetU256(slot, sum)
+}
+
+// pushChecked checkpoints the latest value of cp plus amount, reverting with FeeOverflow past
+// what a checkpoint holds (2^192 − 1).
+func pushChecked(call *metisvm.Call, s *store.S, cp store.Checkpoints, amount *uint256.Int) {
+	sum, overflow := store.AddCheckpointable(cp.Latest(), amount)
+	if overflow && s.Err() == nil {
+		s.Fail(feeOverflow(call, amount))
+	}
+	cp.Push(call.BlockNumber, sum)
 }
 
 // route splits amount (already in the module's balance) by the current split.
@@ -179,7 +212,7 @@ func (m *Module) route(call *metisvm.Call, s *store.S, amount *uint256.Int, sour
 	toHolders := new(uint256.Int).Sub(amount, toValidators)
 	toHolders.Sub(toHolders, toTreasury).Sub(toHolders, burned)
 
-	m.distribute(s, toHolders)
+	m.distribute(call, s, toHolders)
 	if !toValidators.IsZero() {
 		if len(validators) == 0 {
 			to := s.Addr(slotRecipient)
@@ -207,16 +240,14 @@ func (m *Module) route(call *metisvm.Call, s *store.S, amount *uint256.Int, sour
 	}
 	if !burned.IsZero() {
 		s.Fail(call.Burn(burned))
-		s.SetU256(slotTotalBurned, new(uint256.Int).Add(s.U256(slotTotalBurned), burned))
+		addChecked(call, s, slotTotalBurned, burned)
 	}
 	if !amount.IsZero() {
 		// Checkpoints only for blocks that route something: an idle chain (empty blocks on an
 		// interval) writes no state here.
 		blockTimes(s).Push(call.BlockNumber, uint256.NewInt(call.BlockTime))
-		h := cumHolders(s)
-		h.Push(call.BlockNumber, new(uint256.Int).Add(h.Latest(), toHolders))
-		r := cumRouted(s)
-		r.Push(call.BlockNumber, new(uint256.Int).Add(r.Latest(), amount))
+		pushChecked(call, s, cumHolders(s), toHolders)
+		pushChecked(call, s, cumRouted(s), amount)
 	}
 	if emit && s.Err() == nil {
 		s.Fail(call.EmitEvent("FeesRouted", call.BlockNumber, uint8(source), bigOf(amount),
@@ -226,34 +257,47 @@ func (m *Module) route(call *metisvm.Call, s *store.S, amount *uint256.Int, sour
 }
 
 // distribute adds the holders' part h to acc (see the package doc).
-func (m *Module) distribute(s *store.S, h *uint256.Int) {
+func (m *Module) distribute(call *metisvm.Call, s *store.S, h *uint256.Int) {
 	total := s.U256(slotTotalStaked)
 	unallocated := s.U256(slotUnallocated)
+	if s.Err() != nil {
+		return
+	}
+	pay, overflow := new(uint256.Int).AddOverflow(h, unallocated)
+	if overflow {
+		s.Fail(feeOverflow(call, h))
+		return
+	}
 	if total.IsZero() {
 		if !h.IsZero() {
-			s.SetU256(slotUnallocated, unallocated.Add(unallocated, h))
+			s.SetU256(slotUnallocated, pay)
 		}
 		return
 	}
-	pay := new(uint256.Int).Add(h, unallocated)
 	if pay.IsZero() {
 		return
 	}
-	n := new(uint256.Int).Mul(pay, precision)
-	n.Add(n, s.U256(slotCarry))
+	n, over1 := new(uint256.Int).MulOverflow(pay, precision)
+	_, over2 := n.AddOverflow(n, s.U256(slotCarry))
 	q, r := new(uint256.Int).DivMod(n, total, new(uint256.Int))
-	s.SetU256(slotAcc, q.Add(q, s.U256(slotAcc)))
+	_, over3 := q.AddOverflow(q, s.U256(slotAcc))
+	if over1 || over2 || over3 {
+		s.Fail(feeOverflow(call, pay))
+		return
+	}
+	s.SetU256(slotAcc, q)
 	s.SetU256(slotCarry, r)
 	if !unallocated.IsZero() {
 		s.SetU256(slotUnallocated, new(uint256.Int))
 	}
 }
 
-// earned is what stake st earned between acc0 and acc.
+// earned is what stake st earned between acc0 and acc: ⌊st·(acc−acc0)/P⌋ with a 512-bit product,
+// exact for any stake (earnings are at most the fees routed, which fit).
 func earned(st, acc, acc0 *uint256.Int) *uint256.Int {
 	d := new(uint256.Int).Sub(acc, acc0)
-	d.Mul(d, st)
-	return d.Div(d, precision)
+	d.MulDivOverflow(d, st, precision)
+	return d
 }
 
 // settle credits a's rewards so far to its owed balance.
@@ -407,16 +451,23 @@ func (m *Module) stake(call *metisvm.Call, _ []any) ([]any, error) {
 		return nil, call.Revert("ZeroAmount")
 	}
 	s := store.New(call)
+	total, overflow := store.AddCheckpointable(s.U256(slotTotalStaked), call.Value)
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if overflow {
+		// The total is checkpointed (at most 2^192 − 1); each stake and each delegate's votes
+		// are parts of it, so a total that fits keeps them within bounds too.
+		return nil, call.Revert("StakeOverflow", bigOf(s.U256(slotTotalStaked)), bigOf(call.Value))
+	}
 	st := m.settle(s, call.Caller)
 	old := new(uint256.Int).Set(st)
 	st.Add(st, call.Value)
-	total := s.U256(slotTotalStaked)
-	total.Add(total, call.Value)
 	m.setStake(call, s, call.Caller, old, st, total)
-	// Rewards that waited for a first staker go to the stakers now present.
-	if !s.U256(slotUnallocated).IsZero() {
-		m.distribute(s, new(uint256.Int))
-	}
+	// Rewards that waited for a first staker are not paid out here but by this block's
+	// end-of-block routing (distribute takes them with the block's fees, to the stakers present
+	// then): so stake costs the same gas whether or not fees are waiting, and a transaction's gas
+	// estimate holds when fees start waiting between estimation and inclusion.
 	if s.Err() == nil {
 		s.Fail(call.EmitEvent("Staked", call.Caller, bigOf(call.Value), bigOf(st)))
 	}
@@ -433,13 +484,21 @@ func (m *Module) requestUnstake(call *metisvm.Call, args []any) ([]any, error) {
 	if s.Err() == nil && st.Lt(amount) {
 		return nil, call.Revert("InsufficientStake", bigOf(st), bigOf(amount))
 	}
+	ready, carry := bits.Add64(call.BlockNumber, s.U64(slotDelay), 0)
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	if carry != 0 {
+		// Only a delay stored before the bound existed can get here.
+		return nil, call.Revert("BadUnbondingDelay", s.U64(slotDelay), uint64(lazai.MaxUnbondingDelay))
+	}
 	old := new(uint256.Int).Set(st)
 	st.Sub(st, amount)
 	total := s.U256(slotTotalStaked)
 	m.setStake(call, s, call.Caller, old, st, total.Sub(total, amount))
+	// Unbonding and staked amounts together are at most the module's balance: no overflow.
 	pending := s.U256(unbondAmountSlot(call.Caller))
 	s.SetU256(unbondAmountSlot(call.Caller), pending.Add(pending, amount))
-	ready := call.BlockNumber + s.U64(slotDelay)
 	s.SetU64(unbondReadySlot(call.Caller), ready)
 	tu := s.U256(slotTotalUnbonding)
 	s.SetU256(slotTotalUnbonding, tu.Add(tu, amount))
@@ -523,6 +582,9 @@ func (m *Module) setUnbondingDelay(call *metisvm.Call, args []any) ([]any, error
 		return nil, err
 	}
 	blocks := args[0].(uint64)
+	if blocks > lazai.MaxUnbondingDelay {
+		return nil, call.Revert("BadUnbondingDelay", blocks, uint64(lazai.MaxUnbondingDelay))
+	}
 	s := store.New(call)
 	s.SetU64(slotDelay, blocks)
 	if s.Err() == nil {

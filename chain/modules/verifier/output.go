@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"math/bits"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -109,8 +110,13 @@ func (m *Module) challengeToken(call *metisvm.Call, args []any) ([]any, error) {
 		return nil, call.Revert("BadMove", "no such output token")
 	}
 	// steps = L·(P+O−1) + O was checked against the model at submission (StepCount), so the
-	// layer count follows from it without loading the model.
-	layers := (steps - output) / (prompt + output - 1)
+	// layer count follows from it without loading the model. A StepReplayer that accepted
+	// counts outside that form would make this divide by zero or wrap: refuse them.
+	width, carry := bits.Add64(prompt, output-1, 0)
+	if prompt == 0 || steps < output || carry != 0 {
+		return nil, call.Revert("BadMove", "the receipt's token counts do not describe a run")
+	}
+	layers := (steps - output) / width
 	leaf, err := replay.OutputLeaf(int(layers), int(prompt), int(output), int(k))
 	if err != nil {
 		return nil, call.Revert("BadMove", err.Error())

@@ -338,7 +338,10 @@ func (m *Module) succeed(call *metisvm.Call, s *store.S, id uint64, meta taskMet
 	// The model's royalty: its usage fee per token of the run, paid to the class's holders.
 	if out, err := call.CallMethod(dat.Address, dat.ABI, nil, "classInfo", classB); err == nil {
 		class := *abi.ConvertType(out[0], new(dat.ClassInfo)).(*dat.ClassInfo)
-		royalty := new(big.Int).Mul(class.UsageFee, new(big.Int).SetUint64(rc.PromptTokens+rc.OutputTokens))
+		// The token counts are the prover's (uint64 each): add them as big integers, since a
+		// wrapped sum would shrink the royalty.
+		tokens := new(big.Int).Add(new(big.Int).SetUint64(rc.PromptTokens), new(big.Int).SetUint64(rc.OutputTokens))
+		royalty := new(big.Int).Mul(class.UsageFee, tokens)
 		if royalty.Cmp(rest.ToBig()) > 0 {
 			royalty = rest.ToBig()
 		}

@@ -53,26 +53,25 @@ func newEnv(t *testing.T) *env {
 	}
 	e.net = devnet.Start(t, devnet.Options{Modules: node.DefaultModulesFor(1337, replay.New(e.dir))})
 	for i := range 10 {
-		c, err := chaintx.New(e.ctx, e.net.Eth, verifier.Address, verifier.ABI, e.net.Keys[i])
-		e.ok(err)
+		c := chaintx.New(e.net.Eth, verifier.Address, verifier.ABI, e.net.Signer(i))
 		e.cl = append(e.cl, c)
 	}
-	// The model's DAT class: integrity hash = the file's sha256, verified by a validator.
+	// The model's DAT class: integrity hash = the file's sha256, owned by account 0, verified by
+	// a validator (account 9: an owner may not attest its own class).
 	raw, err := os.ReadFile(e.model)
 	e.ok(err)
 	digest := sha256.Sum256(raw)
-	dc, err := dat.NewClient(e.ctx, e.net.Eth, e.net.Keys[0])
-	e.ok(err)
-	lz, err := lazai.NewClient(e.ctx, e.net.Eth, e.net.Keys[0])
-	e.ok(err)
+	dc := dat.NewClient(e.net.Eth, e.net.Signer(0))
+	val := dat.NewClient(e.net.Eth, e.net.Signer(9))
+	lz := lazai.NewClient(e.net.Eth, e.net.Signer(9))
 	_, err = lz.Stake(e.ctx, big.NewInt(params.Ether))
 	e.ok(err)
-	_, err = dc.RegisterValidator(e.ctx)
+	_, err = val.RegisterValidator(e.ctx)
 	e.ok(err)
 	e.classID, _, err = dc.CreateClass(e.ctx, dat.ClassParams{Kind: uint8(dat.Model), MetadataURI: "file://tiny.gguf",
 		IntegrityHash: digest, UsageFee: big.NewInt(1e12)})
 	e.ok(err)
-	_, err = dc.Attest(e.ctx, e.classID, true)
+	_, err = val.Attest(e.ctx, e.classID, true)
 	e.ok(err)
 	return e
 }
@@ -121,8 +120,7 @@ func (e *env) head() uint64 {
 // advanceTo seals blocks until the head is at least n (any transaction makes a block).
 func (e *env) advanceTo(n uint64) {
 	e.t.Helper()
-	lz, err := lazai.NewClient(e.ctx, e.net.Eth, e.net.Keys[9])
-	e.ok(err)
+	lz := lazai.NewClient(e.net.Eth, e.net.Signer(9))
 	for e.head() < n {
 		_, err := lz.RouteFees(e.ctx, lazai.SourceOther, big.NewInt(1))
 		e.ok(err)
@@ -270,10 +268,7 @@ func TestAttestation(t *testing.T) {
 }
 
 func classRevenue(e *env) (*big.Int, error) {
-	dc, err := dat.NewClient(e.ctx, e.net.Eth, nil)
-	if err != nil {
-		return nil, err
-	}
+	dc := dat.NewClient(e.net.Eth, nil)
 	c, err := dc.Class(e.ctx, e.classID)
 	if err != nil {
 		return nil, err
@@ -480,4 +475,30 @@ func minMax(v []uint64) [2]uint64 {
 		lo, hi = min(lo, x), max(hi, x)
 	}
 	return [2]uint64{lo, hi}
+}
+
+// TestRoyaltyTokenCountsDoNotWrap (issue 12, item 8): the royalty is the usage fee per token of
+// the run, and the token counts are the prover's. They used to be added as uint64s, so a prover
+// claiming 2^64−1 prompt tokens and 1 output token wrapped the count to zero and kept the
+// model's royalty; added without wrapping, the royalty (capped at the fee less the cut) goes to
+// the model's holders.
+func TestRoyaltyTokenCountsDoNotWrap(t *testing.T) {
+	e := newEnv(t)
+	for _, v := range []int{4, 5, 6} {
+		e.must(v, big.NewInt(params.Ether), "registerVerifier")
+	}
+	id, req := e.request(verifier.ModeAttest, "hello", 8)
+	rcpt, _ := e.run(req)
+	rcpt.PromptTokens, rcpt.OutputTokens = math.MaxUint64, 1
+	e.ok(rcpt.Sign(e.net.Keys[prover]))
+	e.must(prover, bond, "submitResult", id, abiReceipt(rcpt), uint64(0))
+	e.must(4, nil, "attest", id, [32]byte(rcpt.OutputDigest))
+	e.must(5, nil, "attest", id, [32]byte(rcpt.OutputDigest))
+	before, _ := classRevenue(e)
+	e.must(requester, nil, "finalize", id)
+	after, _ := classRevenue(e)
+	want := new(big.Int).Sub(big.NewInt(1e16), big.NewInt(5e14)) // the fee less the 5% cut
+	if got := new(big.Int).Sub(after, before); got.Cmp(want) != 0 {
+		t.Fatalf("the model's holders got %v, want the royalty capped at %v", got, want)
+	}
 }

@@ -121,9 +121,16 @@ func (s *S) SetBytes(slot common.Hash, b []byte) {
 	}
 }
 
-// maxCheckpointValue is the largest value a checkpoint holds: 192 bits (the other 64 hold the
-// block number).
-var maxCheckpointValue = new(uint256.Int).Sub(new(uint256.Int).Lsh(uint256.NewInt(1), 192), uint256.NewInt(1))
+// MaxCheckpointValue is the largest value a checkpoint holds: 2^192 − 1 (the other 64 bits hold
+// the block number). A module bounds the totals it checkpoints by it, with a named error, so
+// that no part of such a total reaches ErrCheckpointOverflow.
+var MaxCheckpointValue = new(uint256.Int).Sub(new(uint256.Int).Lsh(uint256.NewInt(1), 192), uint256.NewInt(1))
+
+// AddCheckpointable is a + b, and whether it exceeds MaxCheckpointValue (or 2^256 − 1).
+func AddCheckpointable(a, b *uint256.Int) (*uint256.Int, bool) {
+	sum, overflow := new(uint256.Int).AddOverflow(a, b)
+	return sum, overflow || sum.Gt(MaxCheckpointValue)
+}
 
 // ErrCheckpointOverflow reports a value too large for a checkpoint.
 var ErrCheckpointOverflow = errors.New("store: checkpoint value exceeds 192 bits")
@@ -152,7 +159,7 @@ func (cp Checkpoints) entry(i uint64) (block uint64, value *uint256.Int) {
 	w := cp.s.Word(cp.entrySlot(i))
 	v := new(uint256.Int).SetBytes32(w[:])
 	block = new(uint256.Int).Rsh(v, 192).Uint64()
-	return block, v.And(v, maxCheckpointValue)
+	return block, v.And(v, MaxCheckpointValue)
 }
 
 // Len is the number of entries.
@@ -161,7 +168,7 @@ func (cp Checkpoints) Len() uint64 { return cp.s.U64(cp.lenSlot()) }
 // Push records value as of block, which must not be before the latest entry's block; an entry
 // of the same block is overwritten.
 func (cp Checkpoints) Push(block uint64, value *uint256.Int) {
-	if value.Gt(maxCheckpointValue) {
+	if value.Gt(MaxCheckpointValue) {
 		cp.s.Fail(ErrCheckpointOverflow)
 		return
 	}
