@@ -65,6 +65,9 @@ type Options struct {
 	// ErrQueryLimit. Defaults DefaultMaxLogBlocks and DefaultMaxLogs.
 	MaxLogBlocks int
 	MaxLogs      int
+	// ChainCache is the block cache of the chain store (pebble), in bytes; DefaultChainCache
+	// when 0. With two memtables of 8 MiB it bounds the chain store's memory.
+	ChainCache int64
 	// NoSync skips fdatasync in both stores: a block then survives the process being killed but
 	// not the machine losing power. For tests.
 	NoSync bool
@@ -84,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxLogs <= 0 {
 		o.MaxLogs = DefaultMaxLogs
+	}
+	if o.ChainCache <= 0 {
+		o.ChainCache = DefaultChainCache
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -109,7 +115,7 @@ type Chain struct {
 	host    *metisvm.Host
 	signer  types.Signer
 	stateDB *metisdb.DB
-	chainDB *metisdb.DB
+	store   *chainStore
 	pool    *txpool.Pool
 	genesis *types.Block
 
@@ -127,38 +133,41 @@ type Chain struct {
 	// hook, if set (tests), runs at the named points of a block commit; an error stops the
 	// commit there, as a crash would.
 	hook func(stage string) error
+	// logWork, if set (tests), counts the steps of GetLogs: index seeks and entries, blocks and
+	// logs examined.
+	logWork *atomic.Int64
 }
 
 // Commit stages passed to Chain.hook.
 const (
-	stagePending = "pending" // the pending record is committed to chain/, state is not
-	stageState   = "state"   // state/ is committed, the block is not finalised in chain/
+	stagePending = "pending" // the pending record is in the chain store, the state is not committed
+	stageState   = "state"   // the state is committed, the block is not finished in the chain store
 )
 
-// view is a published head: the block and the chain store version that holds it.
+// view is a published head: the block, and the chain store that holds it and every block
+// below it.
 type view struct {
 	block *types.Block
-	chain reader
+	chain *chainStore
 }
 
-// Open opens (or creates) the chain in dir: dir/state and dir/chain are MetisDB stores. A block
-// whose commit was interrupted is completed or re-executed before Open returns (see the package
-// doc).
+// Open opens (or creates) the chain in dir: dir/state is the MetisDB state, dir/chaindata the
+// pebble chain store. A block whose commit was interrupted is completed or re-executed before
+// Open returns (see the package doc).
 func Open(dir string, opts Options) (*Chain, error) {
 	opts = opts.withDefaults()
-	dbOpts := &metisdb.Options{NoSync: opts.NoSync, Logger: opts.Logger}
-	stateDB, err := metisdb.Open(filepath.Join(dir, "state"), dbOpts)
+	store, err := openChainStore(dir, opts.ChainCache, opts.NoSync, opts.Logger)
 	if err != nil {
+		return nil, err
+	}
+	stateDB, err := metisdb.Open(filepath.Join(dir, "state"), &metisdb.Options{NoSync: opts.NoSync, Logger: opts.Logger})
+	if err != nil {
+		store.Close()
 		return nil, fmt.Errorf("core: open state: %w", err)
 	}
-	chainDB, err := metisdb.Open(filepath.Join(dir, "chain"), dbOpts)
-	if err != nil {
-		stateDB.Close()
-		return nil, fmt.Errorf("core: open chain store: %w", err)
-	}
-	c := &Chain{opts: opts, log: opts.Logger, stateDB: stateDB, chainDB: chainDB}
+	c := &Chain{opts: opts, log: opts.Logger, stateDB: stateDB, store: store}
 	if err := c.init(); err != nil {
-		chainDB.Close()
+		store.Close()
 		stateDB.Close()
 		return nil, err
 	}
@@ -167,26 +176,14 @@ func Open(dir string, opts Options) (*Chain, error) {
 	return c, nil
 }
 
-// latest reads the chain store at its latest committed version.
-func (c *Chain) latest() (reader, error) {
-	snap, err := c.chainDB.Snapshot(c.chainDB.Version())
-	if err != nil {
-		return reader{}, fmt.Errorf("core: %w", err)
-	}
-	return reader{snap}, nil
-}
-
 func (c *Chain) init() error {
-	r, err := c.latest()
-	if err != nil {
-		return err
-	}
+	r := c.store
 	headRaw, ok, err := r.get(keyHead)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return c.initGenesis(r)
+		return c.initGenesis()
 	}
 	cfgRaw, err := r.must(keyConfig)
 	if err != nil {
@@ -211,7 +208,7 @@ func (c *Chain) init() error {
 		return err
 	}
 	c.view.Store(&view{block: head, chain: r})
-	if err := c.recoverPending(r); err != nil {
+	if err := c.recoverPending(); err != nil {
 		return err
 	}
 	head = c.Head()
@@ -232,14 +229,15 @@ func (c *Chain) setHost() error {
 	}
 	c.host = host
 	c.signer = types.LatestSigner(c.config)
+	c.store.config = c.config
 	return nil
 }
 
 // initGenesis writes the genesis block into an empty chain store. The genesis state is committed
 // first (state version 1); if the process died before the chain store commit, the state is
 // there already and only the block is written.
-func (c *Chain) initGenesis(r reader) error {
-	if _, ok, err := r.get(keyPending); err != nil || ok {
+func (c *Chain) initGenesis() error {
+	if _, ok, err := c.store.get(keyPending); err != nil || ok {
 		if err != nil {
 			return err
 		}
@@ -275,29 +273,25 @@ func (c *Chain) initGenesis(r reader) error {
 	if err != nil {
 		return fmt.Errorf("core: chain config: %w", err)
 	}
-	if err := writeBlock(c.chainDB, block, nil); err != nil {
-		c.chainDB.Discard()
+	batch := c.store.db.NewBatch()
+	defer batch.Close()
+	if err := writeBlock(batch, block, nil, nil); err != nil {
 		return err
 	}
-	if err := c.chainDB.Set(keyConfig, cfg); err != nil {
-		c.chainDB.Discard()
+	if err := batch.Set(keyConfig, cfg, nil); err != nil {
 		return err
 	}
-	if _, _, err := c.chainDB.Commit(); err != nil {
+	if err := batch.Commit(c.store.write); err != nil {
 		return fmt.Errorf("core: commit genesis: %w", err)
 	}
-	r, err = c.latest()
-	if err != nil {
-		return err
-	}
 	c.genesis = block
-	c.view.Store(&view{block: block, chain: r})
+	c.view.Store(&view{block: block, chain: c.store})
 	return nil
 }
 
 // recoverPending finishes a block whose commit was interrupted (see the package doc).
-func (c *Chain) recoverPending(r reader) error {
-	raw, ok, err := r.get(keyPending)
+func (c *Chain) recoverPending() error {
+	raw, ok, err := c.store.get(keyPending)
 	if err != nil || !ok {
 		return err
 	}
@@ -330,15 +324,9 @@ func (c *Chain) recoverPending(r reader) error {
 		root = common.Hash(snap.Root())
 		c.log.Info("core: finishing block interrupted after its state commit", "number", n, "root", root)
 	case n: // the state commit did not happen: make it
-		if err := ex.st.Flush(c.stateDB); err != nil {
-			c.stateDB.Discard()
-			return fmt.Errorf("core: re-execute pending block %d: %w", n, err)
+		if root, err = c.commitState(ex.st); err != nil {
+			return fmt.Errorf("core: state of pending block %d: %w", n, err)
 		}
-		_, mroot, err := c.stateDB.Commit()
-		if err != nil {
-			return fmt.Errorf("core: commit state of block %d: %w", n, err)
-		}
-		root = common.Hash(mroot)
 		c.log.Info("core: re-executed block interrupted before its state commit", "number", n, "root", root)
 	default:
 		return fmt.Errorf("%w: state at version %d, pending block %d", errCorruptStore, sv, n)
@@ -387,7 +375,7 @@ func (c *Chain) Close() error {
 	}
 	c.closed = true
 	c.scope.Close()
-	return errors.Join(c.chainDB.Close(), c.stateDB.Close())
+	return errors.Join(c.store.Close(), c.stateDB.Close())
 }
 
 // ChainConfig returns the chain configuration.
@@ -413,18 +401,6 @@ func (c *Chain) Head() *types.Block { return c.view.Load().block }
 
 // CurrentHeader returns the head block's header.
 func (c *Chain) CurrentHeader() *types.Header { return c.view.Load().block.Header() }
-
-func (r reader) block(num uint64) (*types.Block, error) {
-	h, err := r.header(num)
-	if err != nil {
-		return nil, err
-	}
-	b, err := r.body(num)
-	if err != nil {
-		return nil, err
-	}
-	return types.NewBlockWithHeader(h).WithBody(*b), nil
-}
 
 // has reports ErrNotFound for a block number above the published head.
 func (v *view) has(num uint64) error {
@@ -484,36 +460,18 @@ func (c *Chain) BlockByHash(h common.Hash) (*types.Block, error) {
 	return v.chain.block(n)
 }
 
-// receipts returns the receipts of block num with every derived field set.
-func (r reader) receipts(config *params.ChainConfig, num uint64) (types.Receipts, *types.Block, error) {
-	block, err := r.block(num)
-	if err != nil {
-		return nil, nil, err
-	}
-	rs, err := r.rawReceipts(num)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := rs.DeriveFields(config, block.Hash(), num, block.Time(), block.BaseFee(), nil, block.Transactions()); err != nil {
-		return nil, nil, fmt.Errorf("%w: receipts of block %d: %v", errCorruptStore, num, err)
-	}
-	for _, rc := range rs {
-		if rc.Logs == nil {
-			rc.Logs = []*types.Log{}
-		}
-	}
-	return rs, block, nil
-}
-
-// Receipts returns the receipts of the block with hash blockHash.
+// Receipts returns the receipts of the block with hash blockHash, every field derived.
 func (c *Chain) Receipts(blockHash common.Hash) (types.Receipts, error) {
 	v := c.view.Load()
 	n, err := v.numberOf(blockHash)
 	if err != nil {
 		return nil, err
 	}
-	rs, _, err := v.chain.receipts(c.config, n)
-	return rs, err
+	ref, _, err := v.chain.ref(n)
+	if err != nil {
+		return nil, err
+	}
+	return v.chain.receipts(ref)
 }
 
 // lookup returns where transaction h is.
@@ -535,43 +493,58 @@ func (v *view) lookup(h common.Hash) (num uint64, index int, err error) {
 	return num, int(binary.BigEndian.Uint32(raw[8:])), nil
 }
 
-// Receipt returns the receipt of the included transaction txHash.
+// Receipt returns the receipt of the included transaction txHash, every field derived. It reads
+// that one receipt, in time independent of its block's size.
 func (c *Chain) Receipt(txHash common.Hash) (*types.Receipt, error) {
+	r, _, err := c.receipt(txHash, false)
+	return r, err
+}
+
+// TransactionReceipt returns the included transaction txHash and its receipt, every field
+// derived (eth_getTransactionReceipt). The transaction's sender is cached in it: types.Sender
+// with the block's signer (types.MakeSigner) recovers no signature. Like Receipt, it reads
+// nothing else of the block.
+func (c *Chain) TransactionReceipt(txHash common.Hash) (*types.Receipt, *types.Transaction, error) {
+	return c.receipt(txHash, true)
+}
+
+func (c *Chain) receipt(txHash common.Hash, withTx bool) (*types.Receipt, *types.Transaction, error) {
 	v := c.view.Load()
 	num, i, err := v.lookup(txHash)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rs, _, err := v.chain.receipts(c.config, num)
+	ref, h, err := v.chain.ref(num)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if i >= len(rs) {
-		return nil, fmt.Errorf("%w: lookup of %s", errCorruptStore, txHash)
+	r, err := v.chain.receipt(ref, i)
+	if err != nil || !withTx {
+		return r, nil, err
 	}
-	return rs[i], nil
+	tx, err := v.chain.tx(h, i)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, tx, nil
 }
 
-// Transaction returns the included transaction txHash and where it is. Pooled transactions are
-// not returned (see Pool().Get).
+// Transaction returns the included transaction txHash and where it is, its sender cached as in
+// TransactionReceipt. Pooled transactions are not returned (see Pool().Get).
 func (c *Chain) Transaction(txHash common.Hash) (tx *types.Transaction, blockHash common.Hash, number uint64, index uint64, err error) {
 	v := c.view.Load()
 	num, i, err := v.lookup(txHash)
 	if err != nil {
 		return nil, common.Hash{}, 0, 0, err
 	}
-	body, err := v.chain.body(num)
+	ref, h, err := v.chain.ref(num)
 	if err != nil {
 		return nil, common.Hash{}, 0, 0, err
 	}
-	hash, err := v.chain.canonical(num)
-	if err != nil {
+	if tx, err = v.chain.tx(h, i); err != nil {
 		return nil, common.Hash{}, 0, 0, err
 	}
-	if i >= len(body.Transactions) {
-		return nil, common.Hash{}, 0, 0, fmt.Errorf("%w: lookup of %s", errCorruptStore, txHash)
-	}
-	return body.Transactions[i], hash, num, uint64(i), nil
+	return tx, ref.hash, num, uint64(i), nil
 }
 
 // stateSnapshot returns the state after block num (state version num+1).

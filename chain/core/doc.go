@@ -35,57 +35,75 @@
 // empty store, version 1 the genesis state, and in general version n+1 is the state after block
 // n; the header's state root is that version's MetisDB root.
 //
-// dir/chain is a second MetisDB used as a plain key-value store (its root means nothing).
-// Numbers are 8-byte big-endian, so numeric order is key order:
+// dir/chaindata is the chain store: blocks, receipts, transaction lookups and the log index, in
+// pebble (github.com/cockroachdb/pebble/v2, the store go-ethereum uses for the same data). None
+// of it needs a Merkle root, so it stays out of MetisDB. Its memory is bounded: pebble's block
+// cache (Options.ChainCache, DefaultChainCache = 32 MiB, which also holds the tables' index and
+// bloom filter blocks) and at most two 8 MiB memtables. Numbers are 8-byte and transaction
+// indexes 4-byte big-endian, so numeric order is key order and one block's transactions (or
+// receipts) are one key range:
 //
 //	'h' ‖ num               → header RLP
-//	'b' ‖ num               → body RLP (transactions, empty withdrawals)
-//	'r' ‖ num               → receipts RLP (go-ethereum's storage form; derived fields are
-//	                          recomputed on read with Receipts.DeriveFields)
 //	'n' ‖ num               → block hash (canonical; there are no forks)
 //	'H' ‖ block hash        → num
-//	't' ‖ tx hash           → num ‖ index (uint32)
-//	'l' ‖ num               → block bloom, only for blocks that have logs
+//	'x' ‖ num ‖ index       → sender (20 bytes) ‖ transaction (binary encoding)
+//	'r' ‖ num ‖ index       → receipt record (storedReceipt RLP)
+//	't' ‖ tx hash           → num ‖ index
+//	'l' ‖ num               → empty: block num has logs
 //	'a' ‖ address ‖ num     → empty: address emitted a log in block num
 //	'p' ‖ pos ‖ topic ‖ num → empty: a log of block num has topic at position pos (0..3)
 //	0x00 "head"             → num of the head block
-//	0x00 "pending"          → RLP of the block being committed (header without root, txs, receipts)
+//	0x00 "pending"          → RLP of the block being committed (header without root, txs)
 //	0x00 "config"           → the chain configuration (JSON), fixed at genesis
 //
+// A receipt record holds the consensus fields and what go-ethereum derives from the whole block
+// on every read (cumulative gas, gas used, effective gas price, contract address, the block-wide
+// index of its first log), computed once when the block is built; the sender is stored beside
+// the transaction, never recovered from its signature on a read (the transactions handed out
+// carry it in go-ethereum's sender cache, so types.Sender with the block's signer finds it).
+// Reading one receipt or one transaction is therefore a lookup, the header, the canonical hash
+// and that transaction's records: its cost does not depend on the size of its block. A body is
+// the 'x' range of its block.
+//
 // GetLogs scans the 'a' and 'p' ranges of the queried addresses and topics (or the 'l' range
-// without filters), intersects them into candidate blocks, checks each candidate's bloom, and
-// only then reads and filters its receipts.
+// without filters), one bounded range scan per distinct address or topic, intersects them into
+// candidate blocks, then reads the candidates' receipt records and matches their logs against
+// the address and topic sets. Its work is the number of addresses and topics plus the index
+// entries and logs in the range, never their product.
 //
 // # Commit order and crash recovery
 //
-// MetisDB computes a root only by committing, so the state root is not known before the state
-// commit. A block is therefore committed in three steps, each a durable MetisDB commit:
+// MetisDB computes a root only by committing, so the state root, and with it the block hash, is
+// not known before the state commit. A block is therefore committed in three steps, each durable
+// (a pebble write with fsync of its log, or MetisDB's commit) before the next begins:
 //
-//  1. chain/: the "pending" record — the header without its root, the transactions and the
-//     receipts;
-//  2. state/: the block's state writes, version n+1, giving the root;
-//  3. chain/: the finished block under every key above, the head pointer, and the pending
-//     record deleted.
+//  1. chain store: the "pending" record — the header without its root and the transactions;
+//  2. state: the block's state writes, version n+1, giving the root (Chain.commitState, the one
+//     place a block's state is committed);
+//  3. chain store, in one atomic pebble batch: the finished block under every key above, the
+//     head pointer, and the pending record deleted.
 //
 // Only after step 3 is the block published: the head moves, reads and receipts see it, the pool
 // is reset to it, and subscribers are told. So a client never holds a receipt of a block that
-// is not completely on disk. Open finishes an interrupted block: with a pending record and the
-// state at version n (killed between 1 and 2) it re-executes the block from the record on the
-// state of block n−1, checks that gas used, receipts root, bloom and requests hash come out as
-// recorded, and commits the state; with the state at version n+1 (killed between 2 and 3) it
-// re-executes the block and checks that every state write it makes is exactly what version n+1
-// holds. Either way it then runs step 3 with that root. Transactions still in the pool when the
-// process died are lost (the pool is in memory); none of them had a receipt. Open also checks
-// that the state version and root match the head.
+// is not completely on disk. Open reconciles the two stores from what the chain store holds.
+// Without a pending record the head must be at state version head+1 with the head's root. With
+// one (killed between steps 1 and 3) it re-executes the block from the record on the state of
+// the head and checks that gas used, receipts root, bloom and requests hash come out as
+// recorded; then, with the state at version head+1 (killed between 1 and 2), it commits the
+// state; with the state at head+2 (killed between 2 and 3) it checks that every state write the
+// re-execution makes is exactly what that version holds. Either way it then runs step 3 with
+// that root. Any other combination is reported as a corrupt store. Transactions still in the
+// pool when the process died are lost (the pool is in memory); none of them had a receipt.
 //
 // A failed commit (disk full, I/O error) leaves the Chain refusing new blocks (ErrFailed) until
 // it is reopened, which recovers as above.
 //
 // # Concurrency
 //
-// Reads (every method but Seal and Close) are safe from any goroutine: they read the published
-// head's chain store snapshot and a state snapshot, never the versions being written. Seal is
-// serialised. Subscriptions use go-ethereum's event.Feed: Seal waits until every subscriber took
-// the event, so subscribers must read promptly (and must not call Seal from the goroutine that
-// receives).
+// Reads (every method but Seal and Close) are safe from any goroutine: they read blocks at or
+// below the published head from the chain store (whose keys, but the meta keys, are written
+// once and never changed) and state snapshots, never the block or state version being written.
+// Seal is serialised. Subscriptions use go-ethereum's event.Feed: Seal waits until every
+// subscriber took the event, so subscribers must read promptly (and must not call Seal from the
+// goroutine that receives).
 package core

@@ -71,25 +71,20 @@ func (c *Chain) FeeHistory(ctx context.Context, blocks uint64, last uint64, perc
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var (
-			rewards []*big.Int
-			block   = v.block
-			err     error
-		)
-		if len(percentiles) > 0 {
-			var rs []*big.Int
-			rs, block, err = c.blockRewards(v, n, percentiles)
-			if err != nil {
-				return nil, err
-			}
-			rewards = rs
-			fh.Rewards = append(fh.Rewards, rewards)
-		} else if n != block.NumberU64() {
-			if block, err = v.chain.block(n); err != nil {
+		h := v.block.Header()
+		if n != h.Number.Uint64() {
+			var err error
+			if h, err = v.chain.header(n); err != nil {
 				return nil, err
 			}
 		}
-		h := block.Header()
+		if len(percentiles) > 0 {
+			rewards, err := c.blockRewards(v, h, percentiles)
+			if err != nil {
+				return nil, err
+			}
+			fh.Rewards = append(fh.Rewards, rewards)
+		}
 		fh.BaseFees = append(fh.BaseFees, new(big.Int).Set(h.BaseFee))
 		fh.GasUsedRatios = append(fh.GasUsedRatios, float64(h.GasUsed)/float64(h.GasLimit))
 		fh.BlobBaseFees = append(fh.BlobBaseFees, c.blobBaseFee(h))
@@ -110,41 +105,40 @@ func (c *Chain) blobBaseFee(h *types.Header) *big.Int {
 	return eip4844.CalcBlobFee(c.config, h)
 }
 
-// blockRewards returns the effective tips of block n at the percentiles, weighted by gas used
-// (go-ethereum's eth/gasprice algorithm).
-func (c *Chain) blockRewards(v *view, n uint64, percentiles []float64) ([]*big.Int, *types.Block, error) {
-	rs, block, err := v.chain.receipts(c.config, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := make([]*big.Int, len(percentiles))
-	txs := block.Transactions()
-	if len(txs) == 0 {
-		for i := range out {
-			out[i] = new(big.Int)
-		}
-		return out, block, nil
-	}
+// blockRewards returns the effective tips of the block with header h at the percentiles, weighted by gas used
+// (go-ethereum's eth/gasprice algorithm). A transaction's effective tip is its effective gas
+// price, stored with its receipt, less the block's base fee.
+func (c *Chain) blockRewards(v *view, h *types.Header, percentiles []float64) ([]*big.Int, error) {
 	type txReward struct {
 		gasUsed uint64
 		reward  *big.Int
 	}
-	sorted := make([]txReward, len(txs))
-	for i, tx := range txs {
-		tip, _ := tx.EffectiveGasTip(block.BaseFee())
-		sorted[i] = txReward{gasUsed: rs[i].GasUsed, reward: tip}
+	var sorted []txReward
+	err := v.chain.storedReceipts(h.Number.Uint64(), func(_ int, r *storedReceipt) error {
+		sorted = append(sorted, txReward{gasUsed: r.GasUsed, reward: new(big.Int).Sub(r.EffectiveGasPrice, h.BaseFee)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*big.Int, len(percentiles))
+	if len(sorted) == 0 {
+		for i := range out {
+			out[i] = new(big.Int)
+		}
+		return out, nil
 	}
 	slices.SortStableFunc(sorted, func(a, b txReward) int { return a.reward.Cmp(b.reward) })
 	i, sum := 0, sorted[0].gasUsed
 	for j, p := range percentiles {
-		threshold := uint64(float64(block.GasUsed()) * p / 100)
+		threshold := uint64(float64(h.GasUsed) * p / 100)
 		for sum < threshold && i < len(sorted)-1 {
 			i++
 			sum += sorted[i].gasUsed
 		}
 		out[j] = sorted[i].reward
 	}
-	return out, block, nil
+	return out, nil
 }
 
 // Tip oracle parameters, as go-ethereum's gas price oracle (eth/gasprice) defaults.

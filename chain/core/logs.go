@@ -37,14 +37,16 @@ var (
 // convention; the JSON-RPC default of "latest" for an absent fromBlock is the caller's to
 // apply), negative numbers are rpc.BlockNumber tags (earliest is 0, latest, pending, safe and
 // finalized are the head); a range past the head is an error, as in go-ethereum (a client
-// polling ahead of the chain must not take "no logs" for an answer about blocks not yet sealed). Addresses is an OR-set;
-// Topics[i] is the OR-set for position i, empty meaning any; a log matches if it has at least as
-// many topics as the filter has positions.
+// polling ahead of the chain must not take "no logs" for an answer about blocks not yet
+// sealed). Addresses is an OR-set; Topics[i] is the OR-set for position i, empty meaning any; a
+// log matches if it has at least as many topics as the filter has positions.
 //
-// The log index (see the package doc) selects the candidate blocks; each candidate's bloom is
-// checked, then its receipts are read and filtered. A query that would read the receipts of
-// more than Options.MaxLogBlocks blocks, or return more than Options.MaxLogs logs, fails with
-// ErrQueryLimit.
+// The log index (see the package doc) selects the candidate blocks: one range scan per distinct
+// address and per distinct topic, so the cost is the number of addresses and topics plus the
+// index entries in the range, never their product with the blocks. Then each candidate's
+// receipts are read and their logs matched against the address and topic sets. A query that
+// would read the receipts of more than Options.MaxLogBlocks blocks, or return more than
+// Options.MaxLogs logs, fails with ErrQueryLimit; ctx bounds its time.
 func (c *Chain) GetLogs(ctx context.Context, q ethereum.FilterQuery) ([]*types.Log, error) {
 	if len(q.Topics) > maxTopics {
 		return nil, errExceedMaxTopics
@@ -71,47 +73,98 @@ func (c *Chain) GetLogs(ctx context.Context, q ethereum.FilterQuery) ([]*types.L
 		}
 	}
 
+	f := newLogFilter(q)
+	var work int64 // steps, for the tests' count (Chain.logWork)
+	defer func() {
+		if c.logWork != nil {
+			c.logWork.Add(work)
+		}
+	}()
 	var blocks []uint64
 	if q.BlockHash != nil {
 		blocks = []uint64{from}
 	} else {
 		var err error
-		if blocks, err = c.candidates(v, q, from, to); err != nil {
+		if blocks, err = f.candidates(ctx, v.chain, from, to, &work); err != nil {
 			return nil, err
 		}
 	}
+	if len(blocks) > c.opts.MaxLogBlocks {
+		return nil, fmt.Errorf("%w: more than %d blocks to read; narrow the block range or add address/topic filters", ErrQueryLimit, c.opts.MaxLogBlocks)
+	}
 	out := []*types.Log{}
-	read := 0
 	for _, n := range blocks {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		raw, ok, err := v.chain.get(numKey(prefixLogBloom, n))
+		work++
+		ref, _, err := v.chain.ref(n)
 		if err != nil {
 			return nil, err
 		}
-		if !ok || len(raw) != types.BloomByteLength || !bloomMatches(types.BytesToBloom(raw), q) {
-			continue
-		}
-		if read++; read > c.opts.MaxLogBlocks {
-			return nil, fmt.Errorf("%w: more than %d blocks to read; narrow the block range or add address/topic filters", ErrQueryLimit, c.opts.MaxLogBlocks)
-		}
-		rs, _, err := v.chain.receipts(c.config, n)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			for _, l := range r.Logs {
-				if logMatches(l, q) {
+		err = v.chain.storedReceipts(n, func(i int, r *storedReceipt) error {
+			for _, l := range r.logs(ref, i) {
+				work++
+				if f.matches(l) {
 					out = append(out, l)
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		if len(out) > c.opts.MaxLogs {
 			return nil, fmt.Errorf("%w: query returns more than %d logs; narrow the block range", ErrQueryLimit, c.opts.MaxLogs)
 		}
 	}
 	return out, nil
+}
+
+// logFilter is a query's addresses and topics as sets.
+type logFilter struct {
+	addresses map[common.Address]struct{} // nil: any address
+	topics    []map[common.Hash]struct{}  // per position; nil: any topic
+}
+
+func newLogFilter(q ethereum.FilterQuery) *logFilter {
+	f := &logFilter{topics: make([]map[common.Hash]struct{}, len(q.Topics))}
+	if len(q.Addresses) > 0 {
+		f.addresses = make(map[common.Address]struct{}, len(q.Addresses))
+		for _, a := range q.Addresses {
+			f.addresses[a] = struct{}{}
+		}
+	}
+	for i, topics := range q.Topics {
+		if len(topics) > 0 {
+			f.topics[i] = make(map[common.Hash]struct{}, len(topics))
+			for _, t := range topics {
+				f.topics[i][t] = struct{}{}
+			}
+		}
+	}
+	return f
+}
+
+// matches reports whether l matches the filter's addresses and topics.
+func (f *logFilter) matches(l *types.Log) bool {
+	if f.addresses != nil {
+		if _, ok := f.addresses[l.Address]; !ok {
+			return false
+		}
+	}
+	if len(f.topics) > len(l.Topics) {
+		return false
+	}
+	for i, set := range f.topics {
+		if set == nil {
+			continue
+		}
+		if _, ok := set[l.Topics[i]]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // resolveNumber turns a FilterQuery bound into a block number.
@@ -134,65 +187,74 @@ func resolveNumber(n *big.Int, def, head uint64) uint64 {
 // candidates returns the blocks in [from, to] that may hold matching logs, ascending: the
 // intersection of the address index (union over the addresses) and, for each constrained topic
 // position, the topic index (union over the topics); with no constraint, every block with logs.
-func (c *Chain) candidates(v *view, q ethereum.FilterQuery, from, to uint64) ([]uint64, error) {
-	var sets [][]uint64
-	if len(q.Addresses) > 0 {
+func (f *logFilter) candidates(ctx context.Context, s *chainStore, from, to uint64, work *int64) ([]uint64, error) {
+	var dims [][][]byte // per constrained dimension, the index prefixes to scan
+	if f.addresses != nil {
 		var prefixes [][]byte
-		for _, a := range q.Addresses {
+		for a := range f.addresses {
 			prefixes = append(prefixes, append([]byte{prefixLogAddr}, a[:]...))
 		}
-		s, err := scanUnion(v, prefixes, from, to)
-		if err != nil {
-			return nil, err
-		}
-		sets = append(sets, s)
+		dims = append(dims, prefixes)
 	}
-	for pos, topics := range q.Topics {
-		if len(topics) == 0 {
+	for pos, set := range f.topics {
+		if set == nil {
 			continue
 		}
 		var prefixes [][]byte
-		for _, t := range topics {
+		for t := range set {
 			prefixes = append(prefixes, append([]byte{prefixLogTopic, byte(pos)}, t[:]...))
 		}
-		s, err := scanUnion(v, prefixes, from, to)
+		dims = append(dims, prefixes)
+	}
+	if len(dims) == 0 {
+		dims = [][][]byte{{{prefixLogBlock}}}
+	}
+	var out []uint64
+	for i, prefixes := range dims {
+		blocks, err := scanUnion(ctx, s, prefixes, from, to, work)
 		if err != nil {
 			return nil, err
 		}
-		sets = append(sets, s)
-	}
-	if len(sets) == 0 {
-		return scanUnion(v, [][]byte{{prefixLogBloom}}, from, to)
-	}
-	out := sets[0]
-	for _, s := range sets[1:] {
-		out = intersect(out, s)
+		if i == 0 {
+			out = blocks
+		} else {
+			out = intersect(out, blocks)
+		}
+		if len(out) == 0 {
+			break
+		}
 	}
 	return out, nil
 }
 
 // scanUnion returns the block numbers of the keys prefix ‖ num with num in [from, to], over
-// every prefix, sorted and without duplicates.
-func scanUnion(v *view, prefixes [][]byte, from, to uint64) ([]uint64, error) {
+// every prefix, sorted and without duplicates: one bounded range scan per prefix.
+func scanUnion(ctx context.Context, s *chainStore, prefixes [][]byte, from, to uint64, work *int64) ([]uint64, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, fmt.Errorf("core: log index: %w", err)
+	}
+	defer it.Close()
 	var out []uint64
 	for _, p := range prefixes {
-		start := binary.BigEndian.AppendUint64(bytes.Clone(p), from)
-		end := binary.BigEndian.AppendUint64(bytes.Clone(p), to)
-		end = append(end, 0) // just past prefix ‖ to
-		it, err := v.chain.s.Iterator(start, end)
-		if err != nil {
-			return nil, fmt.Errorf("core: log index: %w", err)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		for it.Next() {
-			k := it.Key()
-			if len(k) != len(p)+8 {
-				continue
+		*work++
+		lower := binary.BigEndian.AppendUint64(bytes.Clone(p), from)
+		upper := append(binary.BigEndian.AppendUint64(bytes.Clone(p), to), 0) // just past prefix ‖ to
+		it.SetBounds(lower, upper)
+		for ok := it.First(); ok; ok = it.Next() {
+			if *work++; *work%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 			}
-			out = append(out, binary.BigEndian.Uint64(k[len(p):]))
+			if k := it.Key(); len(k) == len(p)+8 {
+				out = append(out, binary.BigEndian.Uint64(k[len(p):]))
+			}
 		}
-		err = it.Err()
-		it.Close()
-		if err != nil {
+		if err := it.Error(); err != nil {
 			return nil, fmt.Errorf("core: log index: %w", err)
 		}
 	}
@@ -215,35 +277,4 @@ func intersect(a, b []uint64) []uint64 {
 		}
 	}
 	return out
-}
-
-// bloomMatches reports whether a block bloom may hold a log matching q.
-func bloomMatches(bloom types.Bloom, q ethereum.FilterQuery) bool {
-	if len(q.Addresses) > 0 {
-		if !slices.ContainsFunc(q.Addresses, func(a common.Address) bool { return types.BloomLookup(bloom, a) }) {
-			return false
-		}
-	}
-	for _, topics := range q.Topics {
-		if len(topics) > 0 && !slices.ContainsFunc(topics, func(t common.Hash) bool { return types.BloomLookup(bloom, t) }) {
-			return false
-		}
-	}
-	return true
-}
-
-// logMatches reports whether l matches the address and topic filters of q.
-func logMatches(l *types.Log, q ethereum.FilterQuery) bool {
-	if len(q.Addresses) > 0 && !slices.Contains(q.Addresses, l.Address) {
-		return false
-	}
-	if len(q.Topics) > len(l.Topics) {
-		return false
-	}
-	for i, topics := range q.Topics {
-		if len(topics) > 0 && !slices.Contains(topics, l.Topics[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -83,6 +83,7 @@ func (c *Chain) nextHeader(parent *types.Header) *types.Header {
 type executed struct {
 	header   *types.Header
 	txs      []*types.Transaction
+	senders  []common.Address // of txs
 	receipts types.Receipts
 	st       *state.StateDB
 	fees     *uint256.Int  // credited to LazAI
@@ -210,6 +211,7 @@ func (c *Chain) execute(ctx context.Context, v *view, header *types.Header, txs 
 		}
 		r.Bloom = types.CreateBloom(r)
 		ex.txs = append(ex.txs, tx)
+		ex.senders = append(ex.senders, msg.From)
 		ex.receipts = append(ex.receipts, r)
 		ex.logs = append(ex.logs, r.Logs...)
 		baseFees.Add(baseFees, res.Fees.BaseFees)
@@ -263,42 +265,43 @@ func (c *Chain) execute(ctx context.Context, v *view, header *types.Header, txs 
 	return ex, nil
 }
 
-// commit makes an executed block durable and publishes it: (1) the pending record in chain/,
-// (2) the state in state/, (3) the finished block in chain/. See the package doc.
+// commit makes an executed block durable and publishes it: (1) the pending record in the chain
+// store, (2) the state commit, (3) the finished block in the chain store. See the package doc.
 func (c *Chain) commit(ex *executed) (*types.Block, error) {
-	stored := make([]*types.ReceiptForStorage, len(ex.receipts))
-	for i, r := range ex.receipts {
-		stored[i] = (*types.ReceiptForStorage)(r)
-	}
-	raw, err := rlp.EncodeToBytes(&pendingBlock{Header: ex.header, Txs: ex.txs, Receipts: stored})
+	raw, err := rlp.EncodeToBytes(&pendingBlock{Header: ex.header, Txs: ex.txs})
 	if err != nil {
 		return nil, fmt.Errorf("core: encode block: %w", err)
 	}
-	if err := c.chainDB.Set(keyPending, raw); err != nil {
-		c.chainDB.Discard()
-		return nil, fmt.Errorf("core: stage block: %w", err)
-	}
-	if _, _, err := c.chainDB.Commit(); err != nil {
+	if err := c.store.db.Set(keyPending, raw, c.store.write); err != nil {
 		c.failed = err
-		return nil, fmt.Errorf("core: commit block: %w", err)
+		return nil, fmt.Errorf("core: commit pending block: %w", err)
 	}
 	if err := c.runHook(stagePending); err != nil {
 		return nil, err
 	}
-	if err := ex.st.Flush(c.stateDB); err != nil {
-		c.stateDB.Discard()
-		c.failed = err
-		return nil, fmt.Errorf("core: flush state: %w", err)
-	}
-	_, root, err := c.stateDB.Commit()
+	root, err := c.commitState(ex.st)
 	if err != nil {
 		c.failed = err
-		return nil, fmt.Errorf("core: commit state: %w", err)
+		return nil, err
 	}
 	if err := c.runHook(stageState); err != nil {
 		return nil, err
 	}
-	return c.finish(ex, common.Hash(root), true)
+	return c.finish(ex, root, true)
+}
+
+// commitState makes a block's state writes durable as the next state version and returns its
+// root. It is the only place a block's state is committed (Seal and crash recovery).
+func (c *Chain) commitState(st *state.StateDB) (common.Hash, error) {
+	if err := st.Flush(c.stateDB); err != nil {
+		c.stateDB.Discard()
+		return common.Hash{}, fmt.Errorf("core: flush state: %w", err)
+	}
+	_, root, err := c.stateDB.Commit()
+	if err != nil {
+		return common.Hash{}, fmt.Errorf("core: commit state: %w", err)
+	}
+	return common.Hash(root), nil
 }
 
 func (c *Chain) runHook(stage string) error {
@@ -312,7 +315,7 @@ func (c *Chain) runHook(stage string) error {
 	return nil
 }
 
-// finish writes the block with its state root into chain/ (dropping the pending record),
+// finish writes the block with its state root into the chain store (dropping the pending record),
 // publishes it as the head, resets the pool and, if announce, notifies subscribers.
 func (c *Chain) finish(ex *executed, root common.Hash, announce bool) (*types.Block, error) {
 	header := types.CopyHeader(ex.header)
@@ -330,26 +333,21 @@ func (c *Chain) finish(ex *executed, root common.Hash, announce bool) (*types.Bl
 			l.BlockHash = hash
 		}
 	}
-	if err := writeBlock(c.chainDB, block, ex.receipts); err != nil {
-		c.chainDB.Discard()
+	batch := c.store.db.NewBatch()
+	defer batch.Close()
+	if err := writeBlock(batch, block, ex.receipts, ex.senders); err != nil {
 		c.failed = err
 		return nil, err
 	}
-	if err := c.chainDB.Delete(keyPending); err != nil {
-		c.chainDB.Discard()
+	if err := batch.Delete(keyPending, nil); err != nil {
 		c.failed = err
 		return nil, fmt.Errorf("core: stage block: %w", err)
 	}
-	if _, _, err := c.chainDB.Commit(); err != nil {
+	if err := batch.Commit(c.store.write); err != nil {
 		c.failed = err
 		return nil, fmt.Errorf("core: commit block %d: %w", block.NumberU64(), err)
 	}
-	r, err := c.latest()
-	if err != nil {
-		c.failed = err
-		return nil, err
-	}
-	c.view.Store(&view{block: block, chain: r})
+	c.view.Store(&view{block: block, chain: c.store})
 	if c.pool != nil {
 		c.pool.Reset(block.Header(), c.stateReader(block.NumberU64()))
 	}

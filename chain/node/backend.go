@@ -62,6 +62,14 @@ func (b *backend) Receipts(blockHash common.Hash) types.Receipts {
 	return rs
 }
 
+func (b *backend) Receipt(h common.Hash) (*types.Receipt, *types.Transaction) {
+	r, tx, err := b.chain.TransactionReceipt(h)
+	if err != nil {
+		return nil, nil
+	}
+	return r, tx
+}
+
 func (b *backend) Transaction(hash common.Hash) (*types.Transaction, common.Hash, uint64, uint64) {
 	tx, bh, n, i, err := b.chain.Transaction(hash)
 	if err != nil {

@@ -249,9 +249,11 @@ func (api *ethAPI) GetProof(ctx context.Context, addr common.Address, storageKey
 	if res.AccountProof, err = prove(state.AccountKey(addr)); err != nil {
 		return nil, err
 	}
+	ctx, cancel := api.s.bounded(ctx)
+	defer cancel()
 	for i, key := range keys {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, timedOut(ctx, err)
 		}
 		proof, err := prove(state.StorageKey(addr, key))
 		if err != nil {
@@ -366,23 +368,16 @@ func (api *ethAPI) GetRawTransactionByHash(ctx context.Context, hash common.Hash
 // GetTransactionReceipt returns the receipt of an included transaction; null otherwise.
 func (api *ethAPI) GetTransactionReceipt(ctx context.Context, hash common.Hash) (_ map[string]any, err error) {
 	defer api.s.stats.track("eth_getTransactionReceipt", &err)
-	tx, blockHash, number, index := api.b.Transaction(hash)
-	if tx == nil {
+	r, tx := api.b.Receipt(hash)
+	if r == nil || tx == nil {
 		return nil, nil
 	}
-	block := api.b.BlockByHash(blockHash)
-	if block == nil {
-		return nil, fmt.Errorf("%w: block %s of transaction %s", ErrHeaderNotFound, blockHash, hash)
+	header := api.b.HeaderByHash(r.BlockHash)
+	if header == nil {
+		return nil, fmt.Errorf("%w: block %s of transaction %s", ErrHeaderNotFound, r.BlockHash, hash)
 	}
-	rs, err := api.s.blockReceipts(block)
-	if err != nil {
-		return nil, err
-	}
-	if index >= uint64(len(rs)) {
-		return nil, fmt.Errorf("receipt %d of block %s unavailable", index, blockHash)
-	}
-	signer := types.MakeSigner(api.b.ChainConfig(), new(big.Int).SetUint64(number), block.Time())
-	return marshalReceipt(rs[index], blockHash, number, signer, tx, int(index)), nil
+	signer := types.MakeSigner(api.b.ChainConfig(), header.Number, header.Time)
+	return marshalReceipt(r, r.BlockHash, header.Number.Uint64(), signer, tx, int(r.TransactionIndex)), nil
 }
 
 // GetBlockReceipts returns every receipt of a block; null when there is no such block.
@@ -554,6 +549,9 @@ func (api *ethAPI) Logs(ctx context.Context, crit FilterCriteria) (_ *gethrpc.Su
 	defer api.s.stats.track("eth_subscribe", &err)
 	if crit.BlockHash != nil {
 		return nil, invalidParams("blockHash is not supported in a logs subscription")
+	}
+	if err := api.s.checkLogQuery(&crit); err != nil {
+		return nil, err
 	}
 	return api.s.subscribe(ctx, kindLogs, &crit, false)
 }

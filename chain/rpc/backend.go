@@ -38,13 +38,22 @@ type Backend interface {
 	// BlockByNumber and BlockByHash return a canonical block, or nil.
 	BlockByNumber(number uint64) *types.Block
 	BlockByHash(hash common.Hash) *types.Block
-	// Receipts returns the receipts of a canonical block in transaction order, or nil for an
-	// unknown block. Consensus fields (status, cumulative gas, logs' address/topics/data) are
-	// enough: the server copies them and fills the derived fields itself
-	// (types.Receipts.DeriveFields), so the backend's values are never mutated.
+	// Receipts returns the receipts of a canonical block in transaction order, every field
+	// set as eth_getBlockReceipts reports it (location, gas used, effective gas price,
+	// contract address, bloom, logs with their positions), or nil for an unknown block. The
+	// server marshals them as they are and never modifies them.
 	Receipts(blockHash common.Hash) types.Receipts
+	// Receipt returns the receipt of an included transaction, every field set as in Receipts,
+	// and the transaction; nil, nil when the transaction is not in a canonical block. It
+	// should not read the rest of the block: eth_getTransactionReceipt is called once per
+	// transaction by clients waiting for them.
+	Receipt(hash common.Hash) (*types.Receipt, *types.Transaction)
 	// Transaction finds an included transaction; tx is nil when it is not in a canonical
 	// block.
+	//
+	// The transactions of Receipt, Transaction and the blocks above may carry their sender in
+	// go-ethereum's cache (types.Sender), which the server relies on to recover no signature
+	// the chain already knows.
 	Transaction(hash common.Hash) (tx *types.Transaction, blockHash common.Hash, number, index uint64)
 
 	// State opens the read-only world state after block number.

@@ -30,7 +30,7 @@ import (
 // (encoding, block tags, errors, limits, subscriptions) with hooks to inject answers; what the
 // chain computes (estimation, log search, fee history) is tested over chainBackend instead. It keeps one world state (every block number sees it), builds real blocks with
 // types.NewBlock (so header hashes, transaction and receipt roots and blooms are genuine) and
-// stores receipts with consensus fields only, as the Backend contract allows.
+// derives its receipts' fields with go-ethereum's types.Receipts.DeriveFields.
 type testBackend struct {
 	cfg *params.ChainConfig
 
@@ -48,6 +48,7 @@ type testBackend struct {
 	sendErr error                                                   // returned by SendTransaction when set
 	callFn  func(*core.Message) (*core.ExecutionResult, error)      // Call; default echoes the input
 	proofFn func(number uint64, key []byte) (*metisdb.Proof, error) // Proof; default a one-sibling proof
+	logsFn  func(ctx context.Context) ([]*types.Log, error)         // GetLogs; default errNoChain
 
 	headFeed event.Feed
 	txFeed   event.Feed
@@ -146,6 +147,10 @@ func (b *testBackend) mine(txs []*types.Transaction, logs [][]*types.Log) *types
 	}
 	header.GasUsed = cum
 	block := types.NewBlock(header, &types.Body{Transactions: txs}, receipts, trie.NewStackTrie(nil))
+	// The Backend contract: receipts come with every field derived, as chain/core stores them.
+	if err := receipts.DeriveFields(b.cfg, block.Hash(), block.NumberU64(), block.Time(), block.BaseFee(), nil, txs); err != nil {
+		panic(err)
+	}
 	b.blocks = append(b.blocks, block)
 	b.byHash[block.Hash()] = block
 	b.receipts[block.Hash()] = receipts
@@ -201,6 +206,16 @@ func (b *testBackend) Receipts(h common.Hash) types.Receipts {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.receipts[h]
+}
+
+func (b *testBackend) Receipt(h common.Hash) (*types.Receipt, *types.Transaction) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	loc, ok := b.txLoc[h]
+	if !ok {
+		return nil, nil
+	}
+	return b.receipts[loc.blockHash][loc.index], b.byHash[loc.blockHash].Transactions()[loc.index]
 }
 
 func (b *testBackend) Transaction(h common.Hash) (*types.Transaction, common.Hash, uint64, uint64) {
@@ -311,7 +326,13 @@ func (b *testBackend) EstimateGas(context.Context, *core.Message, uint64) (uint6
 	return 0, errNoChain
 }
 
-func (b *testBackend) GetLogs(context.Context, ethereum.FilterQuery) ([]*types.Log, error) {
+func (b *testBackend) GetLogs(ctx context.Context, _ ethereum.FilterQuery) ([]*types.Log, error) {
+	b.mu.Lock()
+	logsFn := b.logsFn
+	b.mu.Unlock()
+	if logsFn != nil {
+		return logsFn(ctx)
+	}
 	return nil, errNoChain
 }
 

@@ -64,6 +64,14 @@ func (b *chainBackend) Receipts(h common.Hash) types.Receipts {
 	rs, _ := b.c.Receipts(h)
 	return rs
 }
+func (b *chainBackend) Receipt(h common.Hash) (*types.Receipt, *types.Transaction) {
+	r, tx, err := b.c.TransactionReceipt(h)
+	if err != nil {
+		return nil, nil
+	}
+	return r, tx
+}
+
 func (b *chainBackend) Transaction(h common.Hash) (*types.Transaction, common.Hash, uint64, uint64) {
 	tx, bh, n, i, err := b.c.Transaction(h)
 	if err != nil {

@@ -8,7 +8,11 @@
 // Choices worth knowing: "pending", "safe" and "finalized" name the head (instant finality),
 // except that eth_getTransactionCount "pending" counts pooled transactions; eth_getProof
 // returns MetisDB proofs (see AccountResult); eth_estimateGas (at the head: in the pending
-// block's context), eth_getLogs (at most Options.MaxLogBlockRange blocks) and eth_feeHistory
-// check their arguments here and are computed by the backend (chain/core), so that there is
-// one implementation of each; state and block overrides of eth_call are rejected.
+// block's context), eth_getLogs (at most Options.MaxLogBlockRange blocks and
+// Options.LogQueryLimit addresses or topics per position) and eth_feeHistory check their
+// arguments here and are computed by the backend (chain/core), so that there is one
+// implementation of each; receipts likewise come from the backend with every field derived and
+// are only marshalled here; eth_getLogs, eth_feeHistory and eth_getProof stop at
+// Options.RequestTimeout over WebSocket as over HTTP; state and block overrides of eth_call are
+// rejected.
 package rpc

@@ -15,6 +15,7 @@ const (
 	CodeInvalidParams = -32602 // a parameter decoded but is not acceptable
 	CodeRevert        = 3      // execution reverted; data holds the revert bytes
 	CodeLimitExceeded = -32005 // a server limit (subscriptions, log range, results) was hit
+	CodeTimeout       = -32002 // the call ran past Options.RequestTimeout (go-ethereum's code)
 )
 
 // Errors callers can test with errors.Is.
@@ -25,6 +26,14 @@ var (
 	// ErrHeaderNotFound is returned when a block number or hash names no canonical block.
 	ErrHeaderNotFound = errors.New("header not found")
 )
+
+// timeoutError is go-ethereum's answer to a call that ran past its time limit.
+type timeoutError struct{}
+
+func (timeoutError) Error() string  { return "request timed out" }
+func (timeoutError) ErrorCode() int { return CodeTimeout }
+
+var errTimeout error = timeoutError{}
 
 // paramsError is a JSON-RPC "invalid params" error (-32602) with a message saying what was
 // wrong.

@@ -45,7 +45,10 @@ func (s *Server) feeHistory(ctx context.Context, blockCount uint64, lastBlock ge
 	if last == nil {
 		return nil, invalidParams("request beyond head block: %d", lastBlock)
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	fh, err := s.backend.FeeHistory(ctx, min(blockCount, maxFeeHistoryBlocks), last.Number.Uint64(), percentiles)
+	err = timedOut(ctx, err)
 	if err != nil {
 		return nil, err
 	}

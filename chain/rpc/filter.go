@@ -14,49 +14,34 @@ import (
 )
 
 var (
+	errExceedLogQueryLimit  = errors.New("exceed max addresses or topics per search position") // go-ethereum's
 	errInvalidBlockRange    = invalidParams("invalid block range params")
 	errBlockRangeIntoFuture = invalidParams("block range extends beyond current head block")
 	errUnknownBlock         = errors.New("unknown block")
 )
 
-// blockReceipts returns copies of block's receipts with every derived field filled
-// (transaction hash and index, block location, gas used, effective gas price, contract
-// address, log positions), so the backend's receipts are never mutated.
+// blockReceipts returns block's receipts from the backend, checked against its transactions.
 func (s *Server) blockReceipts(block *types.Block) (types.Receipts, error) {
-	txs := block.Transactions()
-	orig := s.backend.Receipts(block.Hash())
-	if len(orig) != len(txs) {
+	rs := s.backend.Receipts(block.Hash())
+	if len(rs) != len(block.Transactions()) {
 		return nil, fmt.Errorf("receipts of block %d (%s) unavailable: have %d for %d transactions",
-			block.NumberU64(), block.Hash(), len(orig), len(txs))
-	}
-	rs := make(types.Receipts, len(orig))
-	for i, r := range orig {
-		cp := *r
-		cp.Logs = make([]*types.Log, len(r.Logs))
-		for j, l := range r.Logs {
-			lc := *l
-			cp.Logs[j] = &lc
-		}
-		rs[i] = &cp
-	}
-	if err := rs.DeriveFields(s.backend.ChainConfig(), block.Hash(), block.NumberU64(), block.Time(), block.BaseFee(), nil, txs); err != nil {
-		return nil, err
+			block.NumberU64(), block.Hash(), len(rs), len(block.Transactions()))
 	}
 	return rs, nil
 }
 
-// blockLogs returns the logs of the block with hash, in order, with derived fields.
+// blockLogs returns the logs of the block with hash, in order, every field set.
 func (s *Server) blockLogs(hash common.Hash) ([]*types.Log, error) {
-	block := s.backend.BlockByHash(hash)
-	if block == nil {
+	header := s.backend.HeaderByHash(hash)
+	if header == nil {
 		return nil, errUnknownBlock
 	}
-	if len(block.Transactions()) == 0 {
+	if header.TxHash == types.EmptyTxsHash {
 		return nil, nil
 	}
-	rs, err := s.blockReceipts(block)
-	if err != nil {
-		return nil, err
+	rs := s.backend.Receipts(hash)
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("receipts of block %s unavailable", hash)
 	}
 	var logs []*types.Log
 	for _, r := range rs {
@@ -65,12 +50,29 @@ func (s *Server) blockLogs(hash common.Hash) ([]*types.Log, error) {
 	return logs, nil
 }
 
+// checkLogQuery applies go-ethereum's bounds on a filter's size: at most maxTopics positions
+// and Options.LogQueryLimit addresses and topics per position.
+func (s *Server) checkLogQuery(crit *FilterCriteria) error {
+	if len(crit.Topics) > maxTopics {
+		return invalidParams("exceed max topics: %d > %d", len(crit.Topics), maxTopics)
+	}
+	if len(crit.Addresses) > s.opts.LogQueryLimit {
+		return invalidParams("%v: %d addresses, limit %d", errExceedLogQueryLimit, len(crit.Addresses), s.opts.LogQueryLimit)
+	}
+	for i, topics := range crit.Topics {
+		if len(topics) > s.opts.LogQueryLimit {
+			return invalidParams("%v: %d topics in position %d, limit %d", errExceedLogQueryLimit, len(topics), i, s.opts.LogQueryLimit)
+		}
+	}
+	return nil
+}
+
 // getLogs runs an eth_getLogs query. The server checks the arguments and its limits
 // (go-ethereum's errors; Options.MaxLogBlockRange and MaxLogResults as -32005) and resolves
 // tags and the block hash; Backend.GetLogs, with the chain's log index, does the search.
 func (s *Server) getLogs(ctx context.Context, crit *FilterCriteria) ([]*types.Log, error) {
-	if len(crit.Topics) > maxTopics {
-		return nil, invalidParams("exceed max topics: %d > %d", len(crit.Topics), maxTopics)
+	if err := s.checkLogQuery(crit); err != nil {
+		return nil, err
 	}
 	q := ethereum.FilterQuery{Addresses: crit.Addresses, Topics: crit.Topics}
 	if crit.BlockHash != nil {
@@ -95,9 +97,11 @@ func (s *Server) getLogs(ctx context.Context, crit *FilterCriteria) ([]*types.Lo
 		}
 		q.FromBlock, q.ToBlock = new(big.Int).SetUint64(from), new(big.Int).SetUint64(to)
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	logs, err := s.backend.GetLogs(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, timedOut(ctx, err)
 	}
 	if len(logs) > s.opts.MaxLogResults {
 		return nil, limitExceeded("query returned more than %d results", s.opts.MaxLogResults)

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ const (
 	DefaultCallTimeout             = 5 * time.Second
 	DefaultMaxLogBlockRange        = 100_000
 	DefaultMaxLogResults           = 10_000
+	DefaultLogQueryLimit           = 1000 // go-ethereum's default
+	DefaultRequestTimeout          = 30 * time.Second
 )
 
 // Options configure a Server. Zero values select the defaults above.
@@ -61,6 +64,17 @@ type Options struct {
 	// returns. Both fail with code -32005 when exceeded.
 	MaxLogBlockRange uint64
 	MaxLogResults    int
+	// LogQueryLimit bounds the addresses, and the topics in any one position, of an
+	// eth_getLogs filter or a logs subscription, as go-ethereum's --rpc.logquerylimit does
+	// (same default and message: "exceed max addresses or topics per search position",
+	// code -32602 here).
+	LogQueryLimit int
+	// RequestTimeout bounds one call. Over HTTP it is the server's write timeout, from which
+	// go-ethereum's rpc package answers "request timed out" (-32002) 100 ms before it. A
+	// WebSocket call has no such deadline in go-ethereum, so the calls that can run long here
+	// (eth_getLogs, eth_feeHistory, eth_getProof) are given RequestTimeout themselves and
+	// answer the same error when it passes. eth_call and eth_estimateGas have CallTimeout.
+	RequestTimeout time.Duration
 	// Logger receives the server's log lines; default slog.Default().
 	Logger *slog.Logger
 	// Services are further namespaces to serve, by name (chain/node adds "metis", whose
@@ -105,6 +119,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxLogResults <= 0 {
 		o.MaxLogResults = DefaultMaxLogResults
+	}
+	if o.LogQueryLimit <= 0 {
+		o.LogQueryLimit = DefaultLogQueryLimit
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = DefaultRequestTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -173,6 +193,25 @@ func New(backend Backend, opts Options) (*Server, error) {
 	return s, nil
 }
 
+// bounded gives a call that can run long the request time limit: the one go-ethereum's rpc
+// package derives for HTTP calls (ctx is then returned as it is, with a no-op cancel), or
+// Options.RequestTimeout for WebSocket and in-process calls, which have none.
+func (s *Server) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := gethrpc.ContextRequestTimeout(ctx); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.opts.RequestTimeout)
+}
+
+// timedOut turns err into go-ethereum's "request timed out" (-32002) when it is ctx's deadline
+// passing.
+func timedOut(ctx context.Context, err error) error {
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)) {
+		return errTimeout
+	}
+	return err
+}
+
 // Stats returns a snapshot of the request, error and subscription counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
@@ -184,7 +223,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      s.opts.RequestTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
