@@ -3,35 +3,64 @@ package gguf
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/metisgo/metis/inference"
 )
 
 // Chat formats. A GGUF file's tokenizer.chat_template is a Jinja program; rather than interpret
-// Jinja, the engine recognises the two formats llama-family SentencePiece models use and renders
-// them itself:
+// Jinja, the engine recognises the formats of the model families it runs and renders them itself:
 //
+//   - Llama 3 ("<|start_header_id|>" in the file's template), as Llama 3's template and llama.cpp's
+//     llama3 format render it (the content trimmed, BOS added by tokenization):
+//     <|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|> ...
+//     <|start_header_id|>assistant<|end_header_id|>\n\n
+//     Tool results go in turns of role "ipython", Llama 3.1's role for them.
 //   - Llama 2 ("[INST]" in the file's template):
 //     <s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s><s>[INST] {user} [/INST]
-//   - ChatML, the default for every other model, including files without a template:
+//   - ChatML, the default for every other model (Qwen 2 and 2.5, files without a template):
 //     <|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n
-//     with the stop string "<|im_end|>".
+//     with the stop string "<|im_end|>". A template that writes a fixed system message when the
+//     conversation has none (Qwen's "You are Qwen, created by Alibaba Cloud. You are a helpful
+//     assistant.") gets that message too.
 //
 // Tools are offered in the system message: one JSON line per tool after an instruction to reply
 // with only {"name": ..., "arguments": {...}}. An assistant message's tool calls are rendered in
-// that same JSON form, and tool results as messages of role "tool" (ChatML) or as user turns
-// prefixed "Tool result (name):" (Llama 2).
+// that same JSON form, and tool results as messages of role "tool" (ChatML), "ipython" (Llama 3)
+// or as user turns prefixed "Tool result (name):" (Llama 2). A reply is read as a tool call also
+// inside Qwen's <tool_call>...</tool_call> tags.
 type chatFormat struct {
-	llama2 bool
+	style  chatStyle
+	system string // the system message when the conversation has none (ChatML)
 	stops  []string
 }
 
+type chatStyle int
+
+const (
+	styleChatML chatStyle = iota
+	styleLlama2
+	styleLlama3
+)
+
+// defaultSystem finds a fixed ChatML system message in a Jinja template: the text of a string
+// literal '<|im_start|>system\n...<|im_end|>' (the newline escaped or not) that holds no
+// expression.
+var defaultSystem = regexp.MustCompile(`<\|im_start\|>system(?:\\n|\n)([^'"{}]+?)<\|im_end\|>`)
+
 func (m *Model) chatFormat() chatFormat {
-	if strings.Contains(m.template, "[INST]") {
-		return chatFormat{llama2: true}
+	switch {
+	case strings.Contains(m.template, "<|start_header_id|>"):
+		return chatFormat{style: styleLlama3}
+	case strings.Contains(m.template, "[INST]"):
+		return chatFormat{style: styleLlama2}
 	}
-	return chatFormat{stops: []string{"<|im_end|>"}}
+	f := chatFormat{stops: []string{"<|im_end|>"}}
+	if sm := defaultSystem.FindStringSubmatch(m.template); sm != nil {
+		f.system = strings.ReplaceAll(sm[1], `\n`, "\n")
+	}
+	return f
 }
 
 func toolPrompt(tools []inference.Tool) (string, error) {
@@ -94,6 +123,9 @@ func (f chatFormat) render(msgs []inference.Message, tools []inference.Tool) (st
 			rest = append(rest, m)
 		}
 	}
+	if len(system) == 0 && f.system != "" {
+		system = []string{f.system}
+	}
 	if len(tools) > 0 {
 		tp, err := toolPrompt(tools)
 		if err != nil {
@@ -103,7 +135,27 @@ func (f chatFormat) render(msgs []inference.Message, tools []inference.Tool) (st
 	}
 	sys := strings.Join(system, "\n\n")
 	var b strings.Builder
-	if !f.llama2 {
+	switch f.style {
+	case styleLlama3:
+		turn := func(role, content string) {
+			fmt.Fprintf(&b, "<|start_header_id|>%s<|end_header_id|>\n\n%s<|eot_id|>", role, strings.TrimSpace(content))
+		}
+		if sys != "" {
+			turn("system", sys)
+		}
+		for _, m := range rest {
+			switch m.Role {
+			case inference.RoleUser, inference.RoleAssistant:
+				turn(string(m.Role), content(m))
+			case inference.RoleTool:
+				turn("ipython", content(m))
+			default:
+				return "", fmt.Errorf("gguf: unknown message role %q", m.Role)
+			}
+		}
+		b.WriteString("<|start_header_id|>assistant<|end_header_id|>\n\n")
+		return b.String(), nil
+	case styleChatML:
 		if sys != "" {
 			fmt.Fprintf(&b, "<|im_start|>system\n%s<|im_end|>\n", sys)
 		}

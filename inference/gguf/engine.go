@@ -102,7 +102,7 @@ func (e *Engine) ModelDigest(ctx context.Context, model string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	return m.Digest, nil
+	return m.Digest(), nil
 }
 
 // Generate completes req.Prompt as raw text, like Ollama's raw generate: the BOS token is added
@@ -195,7 +195,7 @@ func (e *Engine) complete(ctx context.Context, m *Model, req inference.Request, 
 	}
 	return &inference.Response{
 		Model:       req.Model,
-		ModelDigest: m.Digest,
+		ModelDigest: m.Digest(),
 		Text:        text,
 		Usage:       inference.Usage{PromptTokens: len(prompt), OutputTokens: len(tr.Output())},
 		TraceRoot:   "0x" + hex.EncodeToString(tr.Root[:]),
@@ -278,9 +278,13 @@ func (e *Engine) Embed(ctx context.Context, model string, inputs []string) ([][]
 }
 
 // parseToolCall reads a reply that is a JSON object {"name": ..., "arguments": {...}} (or
-// "parameters" instead of "arguments", optionally inside a ``` fence) naming one of the tools.
+// "parameters" instead of "arguments", optionally inside a ``` fence or Qwen's <tool_call> tags)
+// naming one of the tools.
 func parseToolCall(text string, tools []inference.Tool) (inference.ToolCall, bool) {
 	s := strings.TrimSpace(text)
+	if inner, ok := strings.CutPrefix(s, "<tool_call>"); ok { // Qwen 2.5's tool-call tags
+		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(inner), "</tool_call>"))
+	}
 	if strings.HasPrefix(s, "```") {
 		s = strings.TrimPrefix(strings.TrimPrefix(s, "```json"), "```")
 		s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "```"))

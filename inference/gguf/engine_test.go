@@ -192,7 +192,7 @@ func TestEngineChat(t *testing.T) {
 	if prompt != want {
 		t.Errorf("ChatML prompt:\n%s\nwant:\n%s", prompt, want)
 	}
-	l2, _ := (chatFormat{llama2: true}).render([]inference.Message{
+	l2, _ := (chatFormat{style: styleLlama2}).render([]inference.Message{
 		{Role: inference.RoleSystem, Content: "S"}, {Role: inference.RoleUser, Content: "U1"},
 		{Role: inference.RoleAssistant, Content: "A1"}, {Role: inference.RoleUser, Content: "U2"}}, nil)
 	if want := "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]"; l2 != want {

@@ -45,5 +45,5 @@ func Example() {
 	fmt.Println(replayed, "steps replayed; root", resp.TraceRoot[:10]+"…")
 	// Output:
 	// 9 prompt tokens, 8 output tokens, done: length
-	// 40 steps replayed; root 0xa8ced610…
+	// 40 steps replayed; root 0x074c1822…
 }

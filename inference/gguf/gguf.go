@@ -1,12 +1,17 @@
-// Package gguf reads, writes and runs GGUF llama-family models in pure Go, bit-exactly.
+// Package gguf reads, writes and runs GGUF models of the llama family in pure Go, bit-exactly.
 //
 // It owns three things: a GGUF v3 reader that validates every header field and tensor bound
-// (reader.go), a writer for small llama-architecture files with random or given weights that tests
-// use to make their own models (writer.go), and an inference.Engine (engine.go) whose output is
-// bit-identical across runs, GOMAXPROCS values and CPU architectures and which records a trace of
-// per-step state hashes with a Merkle root, any step of which can be recomputed from its recorded
-// inputs alone (trace.go, ReplayStep). docs/gguf.md describes the arithmetic rules, the PRNG and the
-// trace layout.
+// (reader.go) and a loader that memory-maps the weights (load.go); a writer for llama and qwen2
+// files with random or given weights, SentencePiece or made-up BPE vocabularies and any of the
+// supported tensor types, that tests use to make their own models (writer.go, vocab_bpe.go); and
+// an inference.Engine (engine.go) for Llama 2/3 and Qwen 2/2.5 models in F32, F16, Q8_0, Q4_0,
+// Q4_K, Q5_K and Q6_K, whose output is bit-identical across runs, GOMAXPROCS values and CPU
+// architectures and which records a trace of per-step state hashes with a Merkle root, any step of
+// which can be recomputed from its recorded inputs alone (trace.go, ReplayStep). The arithmetic is
+// that of llama.cpp's generic CPU kernels, operation for operation (kquant.go, matrix.go), and the
+// tokenizers are llama.cpp's (tokenizer.go, bpe.go): these are our own implementations, not copies
+// (llama.cpp runs as a separate process in the tests that compare the two). docs/gguf.md describes
+// the formats, the arithmetic rules, the PRNG and the trace layout.
 package gguf
 
 import "fmt"
@@ -35,6 +40,14 @@ func (t TensorType) String() string {
 		return "F16"
 	case Q8_0:
 		return "Q8_0"
+	case Q4_0:
+		return "Q4_0"
+	case Q4_K:
+		return "Q4_K"
+	case Q5_K:
+		return "Q5_K"
+	case Q6_K:
+		return "Q6_K"
 	}
 	return fmt.Sprintf("type(%d)", uint32(t))
 }
@@ -42,30 +55,14 @@ func (t TensorType) String() string {
 // rowBytes returns the byte size of n elements of type t, or an error if n does not fill whole
 // blocks or t is not supported.
 func (t TensorType) rowBytes(n uint64) (uint64, error) {
-	switch t {
-	case F32:
-		return n * 4, nil
-	case F16:
-		return n * 2, nil
-	case Q8_0:
-		if n%q8BlockSize != 0 {
-			return 0, fmt.Errorf("gguf: Q8_0 row of %d elements is not a multiple of %d", n, q8BlockSize)
-		}
-		return n / q8BlockSize * q8BlockBytes, nil
+	elems, bytes := blockInfo(t)
+	if elems == 0 {
+		return 0, fmt.Errorf("gguf: unsupported tensor type %v", t)
 	}
-	return 0, fmt.Errorf("gguf: unsupported tensor type %v", t)
-}
-
-// fileType is general.file_type for a model whose large tensors are of type t (llama.cpp's
-// llama_ftype: ALL_F32=0, MOSTLY_F16=1, MOSTLY_Q8_0=7).
-func (t TensorType) fileType() uint32 {
-	switch t {
-	case F16:
-		return 1
-	case Q8_0:
-		return 7
+	if n%uint64(elems) != 0 {
+		return 0, fmt.Errorf("gguf: %v row of %d elements is not a multiple of %d", t, n, elems)
 	}
-	return 0
+	return n / uint64(elems) * uint64(bytes), nil
 }
 
 // GGUF metadata value types (gguf.h).

@@ -61,6 +61,40 @@ func scale2(p float64, k int) float64 {
 // expf is e**x rounded to float32.
 func expf(x float32) float32 { return float32(exp64(float64(x))) }
 
+// vexpf is the exponential llama.cpp's CPU backend uses inside softmax and SiLU on x86-64 without
+// FMA (ggml's SSE2 ggml_v_expf, after Arm's optimized-routines expf): x = n·ln2 + b with n rounded
+// by adding 1.5·2^23, 2^n built in the exponent bits, e^b by a degree-5 polynomial, and a scaled
+// path for |n| > 126. It is within 2 ulp of e^x, not correctly rounded; the engine computes it
+// step for step in float32 (every product rounded before the add, as without FMA) so that
+// attention weights and SwiGLU activations are bit-identical to that build's, which keeps the
+// quantized activations downstream identical too.
+func vexpf(x float32) float32 {
+	const shift = 0x1.8p23
+	z := float32(x*0x1.715476p+0) + shift
+	n := z - shift
+	b := x - float32(n*0x1.62e4p-1)
+	b -= float32(n * 0x1.7f7d1cp-20)
+	e := math.Float32bits(z) << 23
+	k := math.Float32frombits(e + math.Float32bits(1))
+	u := float32(b * b)
+	p := float32(float32(float32(0x1.0e4020p-7*b)+0x1.573e2ep-5)*u) + (float32(0x1.555e66p-3*b) + 0x1.fffdb6p-2)
+	j := float32(p*u) + float32(0x1.ffffecp-1*b)
+	an := float32(math.Abs(float64(n)))
+	if !(an > 126) {
+		return float32(j*k) + k
+	}
+	var g uint32
+	if n <= 0 {
+		g = 0x82000000
+	}
+	s1 := math.Float32frombits(g + 0x7f000000)
+	if an > 192 {
+		return float32(s1 * s1)
+	}
+	s2 := math.Float32frombits(e - g)
+	return float32((float32(s2*j) + s2) * s1)
+}
+
 // log64 returns the natural logarithm of x > 0 (finite, normal).
 func log64(x float64) float64 {
 	b := math.Float64bits(x)
@@ -145,6 +179,7 @@ func MathFingerprint() [32]byte {
 	for i := -2000; i <= 2000; i++ {
 		x := float32(i) * 0.0437
 		put(expf(x))
+		put(vexpf(x * 2.3))
 		s, c := sincosf(x * 37)
 		put(s)
 		put(c)

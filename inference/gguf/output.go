@@ -80,7 +80,7 @@ func (m *Model) ResponseOf(req inference.Request, promptLen int, tokens []uint32
 		text = text[:end]
 	}
 	resp := &inference.Response{
-		Model: req.Model, ModelDigest: m.Digest, Text: text,
+		Model: req.Model, ModelDigest: m.Digest(), Text: text,
 		Usage:      inference.Usage{PromptTokens: promptLen, OutputTokens: len(tokens)},
 		DoneReason: reason,
 	}

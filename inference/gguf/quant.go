@@ -115,61 +115,6 @@ func quantizeQ8_0(dst []byte, x []float32) []byte {
 	return dst
 }
 
-// q8Block is one quantized block of activations, the engine-side counterpart of Q8_0 weights:
-// llama.cpp quantizes the activation vector to Q8_0 before a Q8_0 dot product, and so do we, so the
-// inner product is an exact integer sum per block.
-type q8Block struct {
-	d  float32
-	qs [q8BlockSize]int8
-}
-
-// quantizeActQ8_0 quantizes x (len a multiple of 32) into dst, with the scale rounded through f16
-// exactly as it would be stored.
-func quantizeActQ8_0(dst []q8Block, x []float32) {
-	for i := range dst {
-		blk := x[i*q8BlockSize : (i+1)*q8BlockSize]
-		var amax float32
-		for _, v := range blk {
-			if a := float32(math.Abs(float64(v))); a > amax {
-				amax = a
-			}
-		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		dst[i].d = f16ToF32(f32ToF16(d))
-		for j, v := range blk {
-			dst[i].qs[j] = int8(roundHalfAway(v * id))
-		}
-	}
-}
-
-// dequantize converts raw tensor bytes of type t into float32s.
-func dequantize(t TensorType, raw []byte, n int) []float32 {
-	out := make([]float32, n)
-	switch t {
-	case F32:
-		for i := range out {
-			out[i] = math.Float32frombits(le32(raw[4*i:]))
-		}
-	case F16:
-		for i := range out {
-			out[i] = f16ToF32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
-		}
-	case Q8_0:
-		for b := 0; b < n/q8BlockSize; b++ {
-			blk := raw[b*q8BlockBytes:]
-			d := f16ToF32(uint16(blk[0]) | uint16(blk[1])<<8)
-			for j := 0; j < q8BlockSize; j++ {
-				out[b*q8BlockSize+j] = float32(d * float32(int8(blk[2+j])))
-			}
-		}
-	}
-	return out
-}
-
 func le32(b []byte) uint32 {
 	_ = b[3]
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24

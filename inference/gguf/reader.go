@@ -69,7 +69,8 @@ const (
 )
 
 // ggmlTypeSizes is ggml's type_traits table: elements per block and bytes per block for every
-// type id a GGUF file can name. The reader validates any of them; the engine runs F32, F16, Q8_0.
+// type id a GGUF file can name. The reader validates any of them; the engine runs the seven
+// matrixTypes.
 var ggmlTypeSizes = map[TensorType][2]uint64{
 	0: {1, 4}, 1: {1, 2}, 2: {32, 18}, 3: {32, 20}, 6: {32, 22}, 7: {32, 24}, 8: {32, 34}, 9: {32, 36},
 	10: {256, 84}, 11: {256, 110}, 12: {256, 144}, 13: {256, 176}, 14: {256, 210}, 15: {256, 292},

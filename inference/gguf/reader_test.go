@@ -59,18 +59,30 @@ func TestReadRejects(t *testing.T) {
 }
 
 // FuzzRead feeds arbitrary bytes to the reader; seeds are real files from the writer in each
-// tensor type and a few truncations. Any error is fine; a panic or an out-of-range tensor slice
-// is a bug.
+// tensor type, architecture and tokenizer, and a few truncations. Any error is fine; a panic or an
+// out-of-range tensor slice is a bug.
 func FuzzRead(f *testing.F) {
 	p := LlamaParams{Dim: 32, Layers: 1, Heads: 2, KVHeads: 1, FFN: 64, Context: 16, RopeTheta: 10000, NormEps: 1e-5}
 	small := Vocab{Tokens: []string{"<unk>", "<s>", "</s>", "▁a", "b"}, Scores: []float32{0, 0, 0, -1, -2}, Types: []int32{2, 3, 3, 1, 1}, BOS: 1, EOS: 2}
-	for _, typ := range []TensorType{F32, F16, Q8_0} {
-		p.Type = typ
-		b := writeBytes(f, RandomLlama(p, small, 1))
+	seed := func(b []byte) {
 		f.Add(b)
 		f.Add(b[:len(b)/2])
 		f.Add(b[:200])
 	}
+	for _, typ := range []TensorType{F32, F16, Q8_0, Q4_0} {
+		p.Type = typ
+		seed(writeBytes(f, RandomLlama(p, small, 1)))
+	}
+	// K-quants need rows of 256; a small BPE vocabulary keeps the files small.
+	bpe := bpeTestVocab("llama-bpe", []string{"ab", "Ġa"}, []string{"a b", "Ġ a"})
+	k := LlamaParams{Dim: 256, Layers: 1, Heads: 4, KVHeads: 2, FFN: 256, Context: 16, RopeTheta: 500000, NormEps: 1e-5, Type: Q4_K}
+	w := RandomLlama(k, bpe, 2)
+	w.RopeFreqs = Llama3RopeFreqs(64, 500000, 8, 1, 4, 8192)
+	w.TensorTypes = map[string]TensorType{"output.weight": Q6_K}
+	seed(writeBytes(f, w))
+	k.Arch, k.Type = "qwen2", Q5_K
+	bpe.Pre = "qwen2"
+	seed(writeBytes(f, RandomLlama(k, bpe, 3)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := Read(b)
 		if err != nil {

@@ -2,36 +2,8 @@ package gguf
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 )
-
-// Load reads, validates and loads the GGUF model at path.
-func Load(path string) (*Model, error) {
-	b, err := os.ReadFile(filepath.Clean(path))
-	if err != nil {
-		return nil, err
-	}
-	return LoadBytes(b)
-}
-
-// LoadBytes loads a model from the bytes of a GGUF file. Digest is "sha256:" + hex of b.
-func LoadBytes(b []byte) (*Model, error) {
-	f, err := Read(b)
-	if err != nil {
-		return nil, err
-	}
-	m, err := loadModel(f)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(b)
-	m.Digest = "sha256:" + hex.EncodeToString(sum[:])
-	return m, nil
-}
 
 // Run feeds the prompt, then samples up to maxTokens tokens, feeding each back, and returns the
 // trace. onToken, if set, sees each sampled token that does not end generation; returning true

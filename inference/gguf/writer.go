@@ -22,16 +22,22 @@ const (
 	TokenByte        int32 = 6
 )
 
-// Vocab is a SentencePiece ("llama") vocabulary: token texts, merge scores and token types, with
-// the ids of the beginning-of-sequence, end-of-sequence and unknown tokens.
+// Vocab is a tokenizer vocabulary: SentencePiece ("llama", the default) with merge scores, or
+// GPT-2 byte-level BPE ("gpt2") with its pre-tokenizer and ranked merges; token texts and types,
+// and the ids of the beginning-of-sequence, end-of-sequence and (SentencePiece) unknown tokens.
 type Vocab struct {
+	Model  string // "llama" (also when empty) or "gpt2"
+	Pre    string // BPE pre-tokenizer (tokenizer.ggml.pre): "llama-bpe" (Llama 3) or "qwen2"
 	Tokens []string
-	Scores []float32
-	Types  []int32 // TokenNormal, TokenUnknown, TokenControl, TokenByte, ...
+	Scores []float32 // SentencePiece merge scores (optional for BPE)
+	Types  []int32   // TokenNormal, TokenUnknown, TokenControl, TokenByte, ...
+	Merges []string  // BPE merges in rank order, "left right"
 	BOS    uint32
 	EOS    uint32
 	UNK    uint32
 }
+
+func (v Vocab) isBPE() bool { return v.Model == "gpt2" }
 
 // ByteVocab returns the 259-token byte-level vocabulary used by the test models: <unk>=0, <s>=1,
 // </s>=2, then the byte tokens <0x00>..<0xFF> (ids 3..258). Every text tokenizes, through
@@ -48,13 +54,22 @@ func ByteVocab() Vocab {
 	return v
 }
 
-// LlamaParams are the hyperparameters of a llama-architecture model. The head dimension is
-// Dim/Heads; Type is the storage type of the 2-D weight matrices (1-D norm weights are always F32,
-// as llama.cpp's quantizer keeps them).
+// LlamaParams are the hyperparameters of a llama-family model. Arch is the GGUF architecture,
+// "llama" (also when empty) or "qwen2". The head dimension is Dim/Heads; Type is the storage type
+// of the 2-D weight matrices (1-D norm weights and biases are always F32, as llama.cpp's quantizer
+// keeps them). RopeScaling is the linear RoPE scaling factor (rope.scaling.factor; 0 for none).
 type LlamaParams struct {
+	Arch                                      string
 	Dim, Layers, Heads, KVHeads, FFN, Context int
-	RopeTheta, NormEps                        float32
+	RopeTheta, NormEps, RopeScaling           float32
 	Type                                      TensorType
+}
+
+func (p LlamaParams) arch() string {
+	if p.Arch == "" {
+		return "llama"
+	}
+	return p.Arch
 }
 
 // LayerWeights are one transformer block's weights, as float32 before any quantization. Every
@@ -70,24 +85,38 @@ type LlamaParams struct {
 //	Gate ne=[Dim, FFN]  (blk.N.ffn_gate)     SwiGLU gate
 //	Up   ne=[Dim, FFN]  (blk.N.ffn_up)
 //	Down ne=[FFN, Dim]  (blk.N.ffn_down)     input is FFN wide, output Dim rows
+//	Bq [Dim], Bk, Bv [kv] (blk.N.attn_q.bias, ...) attention biases: required by qwen2, optional
+//	                                          for llama (nil: none)
 //
-// Wq and Wk are in GGUF's rotary layout (the one llama.cpp's converter produces by permuting the
-// Hugging Face weights): RoPE rotates adjacent pairs (x[2i], x[2i+1]) within each head.
+// For llama, Wq and Wk are in GGUF's rotary layout (the one llama.cpp's converter produces by
+// permuting the Hugging Face weights): RoPE rotates adjacent pairs (x[2i], x[2i+1]) within each
+// head. qwen2 rotates (x[i], x[i+hd/2]) (NEOX mode), on the weights as Hugging Face has them.
 type LayerWeights struct {
 	AttnNorm, Wq, Wk, Wv, Wo, FFNNorm, Gate, Down, Up []float32
+	Bq, Bk, Bv                                        []float32
 }
 
-// LlamaWeights is a whole llama model: TokenEmbd ne=[Dim, vocab] (row t is token t's embedding),
-// OutputNorm [Dim], Output ne=[Dim, vocab] (row t gives token t's logit). Template, when set, is
-// written as tokenizer.chat_template.
+// LlamaWeights is a whole llama-family model: TokenEmbd ne=[Dim, vocab] (row t is token t's
+// embedding), OutputNorm [Dim], Output ne=[Dim, vocab] (row t gives token t's logit; with
+// TiedOutput no output.weight is written and the model reuses TokenEmbd, as llama.cpp does).
+// RopeFreqs, for llama, are the headDim/2 divisors of a rope_freqs tensor (Llama 3.1's RoPE
+// scaling, see Llama3RopeFreqs). TensorTypes overrides Params.Type for the named tensors (e.g.
+// Q6_K for "output.weight" in a Q4_K model, as llama.cpp's Q4_K_M mix does). Template, when set,
+// is written as tokenizer.chat_template.
 type LlamaWeights struct {
-	Params     LlamaParams
-	Vocab      Vocab
-	TokenEmbd  []float32
-	OutputNorm []float32
-	Output     []float32
-	Layers     []LayerWeights
-	Template   string
+	Params      LlamaParams
+	Vocab       Vocab
+	TokenEmbd   []float32
+	OutputNorm  []float32
+	Output      []float32
+	TiedOutput  bool
+	Layers      []LayerWeights
+	RopeFreqs   []float32
+	TensorTypes map[string]TensorType
+	Template    string
+
+	lazy     bool // weights left nil are drawn from seed while writing (LazyRandomLlama)
+	lazySeed uint64
 }
 
 // SplitMix64 is the PRNG used for random weights and for sampling: Steele, Lea and Flood's
@@ -112,74 +141,126 @@ func (s *SplitMix64) Float64() float64 { return float64(s.Next()>>11) / (1 << 53
 
 // RandomLlama returns a model with weights drawn from SplitMix64 seeded with seed. Each value is
 // (2u-1)*scale with u = Float32(); matrices use scale 1/sqrt(n_in) (so each output starts with
-// roughly unit-free variance 1/3, like a uniform Kaiming init), the token embedding scale 1, and
-// norm gains 1+0.25*(2u-1) so that the gains are exercised. Values are drawn in the order of the
-// LlamaWeights fields: TokenEmbd, then for each layer AttnNorm, Wq, Wk, Wv, Wo, FFNNorm, Gate,
-// Down, Up, then OutputNorm and Output.
+// roughly unit-free variance 1/3, like a uniform Kaiming init), the token embedding scale 1,
+// biases scale 0.5, and norm gains 1+0.25*(2u-1) so that the gains are exercised. Values are drawn
+// in file order: TokenEmbd, then for each layer AttnNorm, Wq, Wk, Wv, Wo, FFNNorm, Gate, Down, Up
+// (and for qwen2 Bq, Bk, Bv), then OutputNorm and Output.
 func RandomLlama(p LlamaParams, v Vocab, seed uint64) *LlamaWeights {
+	w := &LlamaWeights{Params: p, Vocab: v, Layers: make([]LayerWeights, max(p.Layers, 0))}
 	rng := &SplitMix64{State: seed}
-	fill := func(n int, scale float32) []float32 {
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = (2*rng.Float32() - 1) * scale
+	for _, t := range w.tensors() {
+		if t.draw.scale != 0 {
+			*t.field = make([]float32, t.count())
+			t.draw.fill(rng, *t.field)
 		}
-		return out
 	}
-	gain := func(n int) []float32 {
-		out := fill(n, 0.25)
-		for i := range out {
-			out[i] += 1
-		}
-		return out
-	}
-	inv := func(n int) float32 { return float32(1 / math.Sqrt(float64(n))) }
-	kv := p.KVHeads * (p.Dim / max(p.Heads, 1))
-	nv := len(v.Tokens)
-	w := &LlamaWeights{Params: p, Vocab: v}
-	w.TokenEmbd = fill(p.Dim*nv, 1)
-	for range p.Layers {
-		var l LayerWeights
-		l.AttnNorm = gain(p.Dim)
-		l.Wq = fill(p.Dim*p.Dim, inv(p.Dim))
-		l.Wk = fill(p.Dim*kv, inv(p.Dim))
-		l.Wv = fill(p.Dim*kv, inv(p.Dim))
-		l.Wo = fill(p.Dim*p.Dim, inv(p.Dim))
-		l.FFNNorm = gain(p.Dim)
-		l.Gate = fill(p.Dim*p.FFN, inv(p.Dim))
-		l.Down = fill(p.FFN*p.Dim, inv(p.FFN))
-		l.Up = fill(p.Dim*p.FFN, inv(p.Dim))
-		w.Layers = append(w.Layers, l)
-	}
-	w.OutputNorm = gain(p.Dim)
-	w.Output = fill(p.Dim*nv, inv(p.Dim))
 	return w
 }
 
-// WriteFile writes the model as a GGUF v3 file at path (created or truncated).
+// LazyRandomLlama is RandomLlama without the weights in memory: its weight slices are nil and the
+// writer draws them while writing, in the same order, so the file is byte-identical to
+// RandomLlama's while memory stays at a few megabytes whatever the model's size. Setting a slice
+// (e.g. Output) makes the writer use it instead; the draws of the other tensors do not change.
+func LazyRandomLlama(p LlamaParams, v Vocab, seed uint64) *LlamaWeights {
+	return &LlamaWeights{Params: p, Vocab: v, Layers: make([]LayerWeights, max(p.Layers, 0)), lazy: true, lazySeed: seed}
+}
+
+// drawSpec is how RandomLlama draws a tensor: (2u-1)*scale, plus 1 for gains. A zero scale marks
+// a tensor that is not drawn (rope_freqs).
+type drawSpec struct {
+	scale float32
+	gain  bool
+}
+
+func (d drawSpec) fill(rng *SplitMix64, out []float32) {
+	for i := range out {
+		// The explicit conversion rounds the product, so no compiler may fuse it with the + 1.
+		v := float32((2*rng.Float32() - 1) * d.scale)
+		if d.gain {
+			v += 1
+		}
+		out[i] = v
+	}
+}
+
+// Llama3RopeFreqs returns the rope_freqs divisors of Llama 3.1's "llama3" RoPE scaling, as the
+// Hugging Face to GGUF converter derives them from the rope_scaling config: for each rotary pair i,
+// with wavelength λ = 2π·base^(2i/headDim), 1 when λ < origCtx/highFreq, factor when
+// λ > origCtx/lowFreq, and in between 1/((1-s)/factor + s) with s = (origCtx/λ - lowFreq)/(highFreq -
+// lowFreq). (Llama 3.1: factor 8, lowFreq 1, highFreq 4, origCtx 8192.)
+func Llama3RopeFreqs(headDim int, base float64, factor, lowFreq, highFreq float64, origCtx int) []float32 {
+	out := make([]float32, headDim/2)
+	lowWave, highWave := float64(origCtx)/lowFreq, float64(origCtx)/highFreq
+	for i := range out {
+		wave := 2 * math.Pi * math.Pow(base, float64(2*i)/float64(headDim))
+		switch {
+		case wave < highWave:
+			out[i] = 1
+		case wave > lowWave:
+			out[i] = float32(factor)
+		default:
+			s := (float64(origCtx)/wave - lowFreq) / (highFreq - lowFreq)
+			out[i] = float32(1 / ((1-s)/factor + s))
+		}
+	}
+	return out
+}
+
+// WriteFile writes the model as a GGUF v3 file at path. It writes a temporary file next to path
+// and renames it over path, so a model loaded (memory-mapped) from the old file keeps its weights.
 func (w *LlamaWeights) WriteFile(path string) error {
-	f, err := os.Create(filepath.Clean(path))
+	path = filepath.Clean(path)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
 	if _, err := w.WriteTo(bw); err != nil {
-		f.Close()
 		return err
 	}
 	if err := bw.Flush(); err != nil {
-		f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
 }
 
-// tensorSpec is one tensor to write: ggml dims (ne[0] first) and float32 data.
+// tensorSpec is one tensor to write: its name, ggml dims (ne[0] first), storage type, where its
+// float32 values live, and how RandomLlama draws them.
 type tensorSpec struct {
-	name string
-	ne   []uint64
-	typ  TensorType
-	data []float32
+	name  string
+	ne    []uint64
+	typ   TensorType
+	field *[]float32
+	draw  drawSpec
 }
+
+func (t tensorSpec) count() int {
+	n := 1
+	for _, d := range t.ne {
+		n *= int(d)
+	}
+	return n
+}
+
+// weightTypes are the tensor types the writer can encode.
+var weightTypes = map[TensorType]bool{F32: true, F16: true, Q8_0: true, Q4_0: true, Q4_K: true, Q5_K: true, Q6_K: true}
 
 // validate checks that every slice has the length its dims require.
 func (w *LlamaWeights) validate() error {
@@ -193,15 +274,24 @@ func (w *LlamaWeights) validate() error {
 	if (p.Dim/p.Heads)%2 != 0 {
 		return fmt.Errorf("gguf: head dimension %d must be even for RoPE", p.Dim/p.Heads)
 	}
-	switch p.Type {
-	case F32, F16, Q8_0:
-	default:
+	if _, ok := archs[p.arch()]; !ok {
+		return fmt.Errorf("gguf: unsupported architecture %q", p.Arch)
+	}
+	if !weightTypes[p.Type] {
 		return fmt.Errorf("gguf: unsupported weight type %v", p.Type)
+	}
+	for name, t := range w.TensorTypes {
+		if !weightTypes[t] {
+			return fmt.Errorf("gguf: unsupported weight type %v for %s", t, name)
+		}
 	}
 	v := w.Vocab
 	n := len(v.Tokens)
-	if n == 0 || len(v.Scores) != n || len(v.Types) != n {
+	if n == 0 || len(v.Types) != n || (len(v.Scores) != n && !(v.isBPE() && len(v.Scores) == 0)) {
 		return fmt.Errorf("gguf: vocab has %d tokens, %d scores, %d types", n, len(v.Scores), len(v.Types))
+	}
+	if v.Model != "" && v.Model != "llama" && v.Model != "gpt2" {
+		return fmt.Errorf("gguf: unsupported tokenizer model %q", v.Model)
 	}
 	if int(v.BOS) >= n || int(v.EOS) >= n || int(v.UNK) >= n {
 		return errors.New("gguf: BOS, EOS or UNK id outside the vocabulary")
@@ -209,88 +299,176 @@ func (w *LlamaWeights) validate() error {
 	if len(w.Layers) != p.Layers {
 		return fmt.Errorf("gguf: %d layers of weights for Layers=%d", len(w.Layers), p.Layers)
 	}
+	if w.RopeFreqs != nil && (p.arch() != "llama" || len(w.RopeFreqs) != p.Dim/p.Heads/2) {
+		return fmt.Errorf("gguf: rope_freqs needs the llama architecture and head dim/2 = %d values, got %d", p.Dim/p.Heads/2, len(w.RopeFreqs))
+	}
 	for _, t := range w.tensors() {
-		want := uint64(1)
-		for _, d := range t.ne {
-			want *= d
+		if *t.field == nil && w.lazy && t.draw.scale != 0 {
+			continue // drawn while writing
 		}
-		if uint64(len(t.data)) != want {
-			return fmt.Errorf("gguf: tensor %s has %d values, want %d", t.name, len(t.data), want)
+		if len(*t.field) != t.count() {
+			return fmt.Errorf("gguf: tensor %s has %d values, want %d", t.name, len(*t.field), t.count())
 		}
 	}
 	return nil
 }
 
-// tensors lists the model's tensors in file order with llama.cpp's names. Q8_0 needs rows that
-// are whole blocks of 32; a matrix whose row length is not (e.g. ffn_down with FFN=172) is stored
-// as F16 instead, which is what a quantizer has to do too.
+// tensors lists the model's tensors in file order with llama.cpp's names.
 func (w *LlamaWeights) tensors() []tensorSpec {
 	p := w.Params
 	kv := uint64(p.KVHeads * (p.Dim / p.Heads))
 	dim, ffn, nv := uint64(p.Dim), uint64(p.FFN), uint64(len(w.Vocab.Tokens))
-	mat := func(name string, in, out uint64, data []float32) tensorSpec {
-		t := p.Type
-		if t == Q8_0 && in%q8BlockSize != 0 {
-			t = F16
-		}
-		return tensorSpec{name, []uint64{in, out}, t, data}
+	inv := func(n uint64) float32 { return float32(1 / math.Sqrt(float64(n))) }
+	mat := func(name string, in, out uint64, field *[]float32) tensorSpec {
+		return tensorSpec{name, []uint64{in, out}, w.typeFor(name, in), field, drawSpec{scale: inv(in)}}
 	}
-	vec := func(name string, data []float32) tensorSpec {
-		return tensorSpec{name, []uint64{dim}, F32, data}
+	vec := func(name string, n uint64, field *[]float32, d drawSpec) tensorSpec {
+		return tensorSpec{name, []uint64{n}, F32, field, d}
 	}
-	ts := []tensorSpec{mat("token_embd.weight", dim, nv, w.TokenEmbd)}
-	for i, l := range w.Layers {
+	gain := drawSpec{scale: 0.25, gain: true}
+	ts := []tensorSpec{mat("token_embd.weight", dim, nv, &w.TokenEmbd)}
+	ts[0].draw.scale = 1
+	bias := w.Params.arch() == "qwen2"
+	for i := range w.Layers {
+		l := &w.Layers[i]
 		b := fmt.Sprintf("blk.%d.", i)
 		ts = append(ts,
-			vec(b+"attn_norm.weight", l.AttnNorm),
-			mat(b+"attn_q.weight", dim, dim, l.Wq),
-			mat(b+"attn_k.weight", dim, kv, l.Wk),
-			mat(b+"attn_v.weight", dim, kv, l.Wv),
-			mat(b+"attn_output.weight", dim, dim, l.Wo),
-			vec(b+"ffn_norm.weight", l.FFNNorm),
-			mat(b+"ffn_gate.weight", dim, ffn, l.Gate),
-			mat(b+"ffn_down.weight", ffn, dim, l.Down),
-			mat(b+"ffn_up.weight", dim, ffn, l.Up),
+			vec(b+"attn_norm.weight", dim, &l.AttnNorm, gain),
+			mat(b+"attn_q.weight", dim, dim, &l.Wq),
+			mat(b+"attn_k.weight", dim, kv, &l.Wk),
+			mat(b+"attn_v.weight", dim, kv, &l.Wv),
+			mat(b+"attn_output.weight", dim, dim, &l.Wo),
+			vec(b+"ffn_norm.weight", dim, &l.FFNNorm, gain),
+			mat(b+"ffn_gate.weight", dim, ffn, &l.Gate),
+			mat(b+"ffn_down.weight", ffn, dim, &l.Down),
+			mat(b+"ffn_up.weight", dim, ffn, &l.Up),
 		)
+		if bias || l.Bq != nil {
+			half := drawSpec{scale: 0.5}
+			ts = append(ts, vec(b+"attn_q.bias", dim, &l.Bq, half), vec(b+"attn_k.bias", kv, &l.Bk, half), vec(b+"attn_v.bias", kv, &l.Bv, half))
+		}
 	}
-	ts = append(ts, vec("output_norm.weight", w.OutputNorm), mat("output.weight", dim, nv, w.Output))
+	ts = append(ts, vec("output_norm.weight", dim, &w.OutputNorm, gain))
+	if !w.TiedOutput {
+		ts = append(ts, mat("output.weight", dim, nv, &w.Output))
+	}
+	if w.RopeFreqs != nil {
+		ts = append(ts, vec("rope_freqs.weight", uint64(len(w.RopeFreqs)), &w.RopeFreqs, drawSpec{}))
+	}
 	return ts
 }
 
-// WriteTo writes the model as GGUF v3: the llama metadata llama.cpp requires, the SentencePiece
-// vocabulary, then the tensors, each aligned to 32 bytes (general.alignment).
+// typeFor is the storage type of a matrix: TensorTypes[name], else Params.Type; a quantized type
+// whose blocks do not divide the row length n falls back to Q8_0 (blocks of 32) or F16, as a
+// quantizer must.
+func (w *LlamaWeights) typeFor(name string, n uint64) TensorType {
+	t, ok := w.TensorTypes[name]
+	if !ok {
+		t = w.Params.Type
+	}
+	if e := uint64(blockElems(t)); e > 1 && n%e != 0 {
+		if n%q8BlockSize == 0 {
+			return Q8_0
+		}
+		return F16
+	}
+	return t
+}
+
+// fileType is general.file_type for a model whose matrices are mostly of type t (llama.cpp's
+// llama_ftype: ALL_F32=0, MOSTLY_F16=1, MOSTLY_Q4_0=2, MOSTLY_Q8_0=7, MOSTLY_Q4_K_M=15,
+// MOSTLY_Q5_K_M=17, MOSTLY_Q6_K=18).
+func fileType(t TensorType) uint32 {
+	return map[TensorType]uint32{F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 15, Q5_K: 17, Q6_K: 18}[t]
+}
+
+// encodeTensor appends the encoding of x in type t.
+func encodeTensor(dst []byte, t TensorType, x []float32) []byte {
+	switch t {
+	case F32:
+		for _, v := range x {
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+		}
+	case F16:
+		for _, v := range x {
+			dst = binary.LittleEndian.AppendUint16(dst, f32ToF16(v))
+		}
+	case Q8_0:
+		dst = quantizeQ8_0(dst, x)
+	case Q4_0:
+		dst = quantizeQ4_0(dst, x)
+	case Q4_K:
+		dst = quantizeKMin(dst, x, 15)
+	case Q5_K:
+		dst = quantizeKMin(dst, x, 31)
+	case Q6_K:
+		dst = quantizeQ6_K(dst, x)
+	}
+	return dst
+}
+
+// WriteTo writes the model as GGUF v3: the metadata llama.cpp requires for the architecture and
+// tokenizer, then the tensors, each aligned to 32 bytes (general.alignment). Tensors are encoded a
+// block of rows at a time, so a lazily drawn model of any size is written in constant memory.
 func (w *LlamaWeights) WriteTo(out io.Writer) (int64, error) {
 	if err := w.validate(); err != nil {
 		return 0, err
 	}
 	p := w.Params
+	arch := p.arch()
+	v := w.Vocab
 	e := &encoder{}
 	ts := w.tensors()
+	key := func(k string) string { return arch + "." + k }
 	meta := []func(){
-		func() { e.kvString("general.architecture", "llama") },
-		func() { e.kvString("general.name", "metis-tiny-llama") },
-		func() { e.kvUint32("general.file_type", p.Type.fileType()) },
+		func() { e.kvString("general.architecture", arch) },
+		func() { e.kvString("general.name", "metis-tiny-"+arch) },
+		func() { e.kvUint32("general.file_type", fileType(p.Type)) },
 		func() { e.kvUint32("general.alignment", defaultAlignment) },
-		func() { e.kvUint32("llama.context_length", uint32(p.Context)) },
-		func() { e.kvUint32("llama.embedding_length", uint32(p.Dim)) },
-		func() { e.kvUint32("llama.block_count", uint32(p.Layers)) },
-		func() { e.kvUint32("llama.feed_forward_length", uint32(p.FFN)) },
-		func() { e.kvUint32("llama.attention.head_count", uint32(p.Heads)) },
-		func() { e.kvUint32("llama.attention.head_count_kv", uint32(p.KVHeads)) },
-		func() { e.kvUint32("llama.rope.dimension_count", uint32(p.Dim/p.Heads)) },
-		func() { e.kvFloat32("llama.attention.layer_norm_rms_epsilon", p.NormEps) },
-		func() { e.kvFloat32("llama.rope.freq_base", p.RopeTheta) },
-		func() { e.kvUint32("llama.vocab_size", uint32(len(w.Vocab.Tokens))) },
-		func() { e.kvString("tokenizer.ggml.model", "llama") },
-		func() { e.kvStrings("tokenizer.ggml.tokens", w.Vocab.Tokens) },
-		func() { e.kvFloat32s("tokenizer.ggml.scores", w.Vocab.Scores) },
-		func() { e.kvInt32s("tokenizer.ggml.token_type", w.Vocab.Types) },
-		func() { e.kvUint32("tokenizer.ggml.bos_token_id", w.Vocab.BOS) },
-		func() { e.kvUint32("tokenizer.ggml.eos_token_id", w.Vocab.EOS) },
-		func() { e.kvUint32("tokenizer.ggml.unknown_token_id", w.Vocab.UNK) },
-		func() { e.kvBool("tokenizer.ggml.add_bos_token", true) },
-		func() { e.kvBool("tokenizer.ggml.add_eos_token", false) },
-		func() { e.kvBool("tokenizer.ggml.add_space_prefix", true) },
+		func() { e.kvUint32(key("context_length"), uint32(p.Context)) },
+		func() { e.kvUint32(key("embedding_length"), uint32(p.Dim)) },
+		func() { e.kvUint32(key("block_count"), uint32(p.Layers)) },
+		func() { e.kvUint32(key("feed_forward_length"), uint32(p.FFN)) },
+		func() { e.kvUint32(key("attention.head_count"), uint32(p.Heads)) },
+		func() { e.kvUint32(key("attention.head_count_kv"), uint32(p.KVHeads)) },
+		func() { e.kvUint32(key("rope.dimension_count"), uint32(p.Dim/p.Heads)) },
+		func() { e.kvFloat32(key("attention.layer_norm_rms_epsilon"), p.NormEps) },
+		func() { e.kvFloat32(key("rope.freq_base"), p.RopeTheta) },
+	}
+	if p.RopeScaling != 0 {
+		meta = append(meta,
+			func() { e.kvString(key("rope.scaling.type"), "linear") },
+			func() { e.kvFloat32(key("rope.scaling.factor"), p.RopeScaling) })
+	}
+	meta = append(meta, func() { e.kvUint32(key("vocab_size"), uint32(len(v.Tokens))) })
+	if v.isBPE() {
+		addBOS := v.Pre == "llama-bpe"
+		meta = append(meta,
+			func() { e.kvString("tokenizer.ggml.model", "gpt2") },
+			func() { e.kvString("tokenizer.ggml.pre", v.Pre) },
+			func() { e.kvStrings("tokenizer.ggml.tokens", v.Tokens) })
+		if len(v.Scores) > 0 {
+			meta = append(meta, func() { e.kvFloat32s("tokenizer.ggml.scores", v.Scores) })
+		}
+		meta = append(meta,
+			func() { e.kvInt32s("tokenizer.ggml.token_type", v.Types) },
+			func() { e.kvStrings("tokenizer.ggml.merges", v.Merges) },
+			func() { e.kvUint32("tokenizer.ggml.bos_token_id", v.BOS) },
+			func() { e.kvUint32("tokenizer.ggml.eos_token_id", v.EOS) },
+			func() { e.kvBool("tokenizer.ggml.add_bos_token", addBOS) },
+			func() { e.kvBool("tokenizer.ggml.add_eos_token", false) })
+	} else {
+		meta = append(meta,
+			func() { e.kvString("tokenizer.ggml.model", "llama") },
+			func() { e.kvStrings("tokenizer.ggml.tokens", v.Tokens) },
+			func() { e.kvFloat32s("tokenizer.ggml.scores", v.Scores) },
+			func() { e.kvInt32s("tokenizer.ggml.token_type", v.Types) },
+			func() { e.kvUint32("tokenizer.ggml.bos_token_id", v.BOS) },
+			func() { e.kvUint32("tokenizer.ggml.eos_token_id", v.EOS) },
+			func() { e.kvUint32("tokenizer.ggml.unknown_token_id", v.UNK) },
+			func() { e.kvBool("tokenizer.ggml.add_bos_token", true) },
+			func() { e.kvBool("tokenizer.ggml.add_eos_token", false) },
+			func() { e.kvBool("tokenizer.ggml.add_space_prefix", true) })
 	}
 	if w.Template != "" {
 		meta = append(meta, func() { e.kvString("tokenizer.chat_template", w.Template) })
@@ -329,33 +507,49 @@ func (w *LlamaWeights) WriteTo(out io.Writer) (int64, error) {
 	if err != nil {
 		return total, err
 	}
+	rng := &SplitMix64{State: w.lazySeed}
 	var data []byte
+	var buf []float32
 	for i, t := range ts {
-		data = data[:0]
-		switch t.typ {
-		case F32:
-			for _, v := range t.data {
-				data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
-			}
-		case F16:
-			for _, v := range t.data {
-				data = binary.LittleEndian.AppendUint16(data, f32ToF16(v))
-			}
-		case Q8_0:
-			data = quantizeQ8_0(data, t.data)
+		src := *t.field
+		count, row := t.count(), int(t.ne[0])
+		if src != nil && w.lazy && t.draw.scale != 0 {
+			rng.State += uint64(count) * 0x9E3779B97F4A7C15 // skip the draws the given values replace
 		}
-		if uint64(len(data)) != sizes[i] {
-			return total, fmt.Errorf("gguf: internal error: tensor %s encoded to %d bytes, want %d", t.name, len(data), sizes[i])
+		written := 0
+		// About a million values at a time, in whole rows.
+		step := max(1, (1<<20)/row) * row
+		for start := 0; start < count; start += step {
+			chunk := min(step, count-start)
+			var x []float32
+			if src != nil {
+				x = src[start : start+chunk]
+			} else {
+				if cap(buf) < chunk {
+					buf = make([]float32, chunk)
+				}
+				x = buf[:chunk]
+				t.draw.fill(rng, x)
+			}
+			data = encodeTensor(data[:0], t.typ, x)
+			written += len(data)
+			n, err := out.Write(data)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+		if uint64(written) != sizes[i] {
+			return total, fmt.Errorf("gguf: internal error: tensor %s encoded to %d bytes, want %d", t.name, written, sizes[i])
 		}
 		// Padding goes between tensors, not after the last one: Ollama's parser reads any bytes
 		// after the last tensor as the start of another GGUF and rejects the file.
 		if pad := alignUp(sizes[i], defaultAlignment) - sizes[i]; pad > 0 && i < len(ts)-1 {
-			data = append(data, make([]byte, pad)...)
-		}
-		n, err := out.Write(data)
-		total += int64(n)
-		if err != nil {
-			return total, err
+			n, err := out.Write(make([]byte, pad))
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
 		}
 	}
 	return total, nil

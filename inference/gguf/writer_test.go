@@ -53,7 +53,8 @@ func TestWriteReadRoundTrip(t *testing.T) {
 				if info.Offset%32 != 0 || (f.DataOffset+info.Offset)%32 != 0 {
 					t.Errorf("%s misaligned", name)
 				}
-				got := dequantize(info.Type, raw, int(info.Elements()))
+				got := make([]float32, info.Elements())
+				dequantRow(info.Type, raw, got)
 				var amax float64
 				for _, v := range want {
 					amax = math.Max(amax, math.Abs(float64(v)))

@@ -88,7 +88,7 @@ func (r *Replayer) Model(digest common.Hash) (*gguf.Model, error) {
 			}
 		}
 		m, err := gguf.Load(path)
-		if err == nil && m.Digest == "sha256:"+hex.EncodeToString(digest[:]) {
+		if err == nil && m.Digest() == "sha256:"+hex.EncodeToString(digest[:]) {
 			r.models[digest] = m
 			return m, nil
 		}

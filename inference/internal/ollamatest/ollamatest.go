@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -295,6 +296,42 @@ func (s *Server) Log() string {
 		return fmt.Sprintf("(no server log: %v)", err)
 	}
 	return tail(string(b), 64<<10)
+}
+
+// CPUTime returns the processor time (user plus system) used so far by the server and the
+// llama.cpp runners it started: every live process of the server's process group, read from
+// /proc. Benchmarks compare it with their own process's CPU time, which on a loaded machine is a
+// steadier measure of work than wall time. It returns an error where /proc is not available.
+func (s *Server) CPUTime() (time.Duration, error) {
+	pgid := s.cmd.Process.Pid
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("ollamatest: %w", err)
+	}
+	var ticks int64
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // gone
+		}
+		// Fields after the parenthesised command name: state ppid pgrp ... utime(12) stime(13).
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + st
+	}
+	// Linux reports these in clock ticks of USER_HZ, 100 per second on every architecture Go runs.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
 // Client returns an Ollama API client for the server.

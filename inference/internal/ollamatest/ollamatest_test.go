@@ -34,6 +34,9 @@ func TestServe(t *testing.T) {
 	if got.EvalCount == 0 {
 		t.Errorf("no tokens generated: %+v", got)
 	}
+	if cpu, err := s.CPUTime(); err != nil || cpu <= 0 {
+		t.Errorf("CPUTime after a generation: %v, %v", cpu, err)
+	}
 	t.Logf("%q (%d prompt, %d output tokens)", got.Response, got.PromptEvalCount, got.EvalCount)
 }
 
